@@ -1,0 +1,5 @@
+"""``python -m bluelamp`` runs the CLI."""
+
+from bluelamp.cli import app
+
+app()

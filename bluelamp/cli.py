@@ -1,0 +1,542 @@
+"""The ``bluelamp`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bluelamp.audit import AuditLedger, Justification
+from bluelamp.errors import BluelampError
+from bluelamp.logging import configure_logging
+from bluelamp.settings import Settings, get_settings
+from indexer.engine import EngineUnavailable
+
+app = typer.Typer(
+    help="Bluelamp: social-media intelligence and engagement monitor.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+engine_app = typer.Typer(help="Run the embedded search engine.", no_args_is_help=True)
+spool_app = typer.Typer(help="Inspect the durable spool.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the audit ledger.", no_args_is_help=True)
+demo_app = typer.Typer(help="The bundled synthetic demo stream.", no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+app.add_typer(spool_app, name="spool")
+app.add_typer(audit_app, name="audit")
+app.add_typer(demo_app, name="demo")
+
+# Piped output is read by people too: give tables room instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+T = TypeVar("T")
+
+EXIT_REJECTED = 1
+EXIT_ERROR = 2
+EXIT_ENGINE_DOWN = 3
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log)
+    return settings
+
+
+def handled(func: Callable[..., T]) -> Callable[..., T]:
+    """Report expected errors in one line with a fix, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except EngineUnavailable as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_ENGINE_DOWN) from None
+        except BluelampError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+# --------------------------------------------------------------------- engine
+@engine_app.command("start")
+@handled
+def engine_start() -> None:
+    """Start the embedded engine (harmless if it is already running)."""
+    from indexer.embedded import EmbeddedEngine
+
+    settings = _settings()
+    engine = EmbeddedEngine(settings.engine, settings.data_dir)
+    before = engine.status()
+    if before.running:
+        out.print(f"engine already running at {before.url} (pid {before.pid}, {before.health})")
+        return
+    out.print(f"starting the embedded {settings.engine.flavour} (first start downloads it)...")
+    status = engine.start()
+    out.print(f"engine running at {status.url} (pid {status.pid}, {status.health})")
+
+
+@engine_app.command("stop")
+@handled
+def engine_stop() -> None:
+    """Stop the embedded engine (harmless if it is not running)."""
+    from indexer.embedded import EmbeddedEngine
+
+    settings = _settings()
+    stopped = EmbeddedEngine(settings.engine, settings.data_dir).stop()
+    out.print("engine stopped" if stopped else "engine was not running")
+
+
+@engine_app.command("status")
+@handled
+def engine_status() -> None:
+    """Say whether the engine is running, where, and how healthy."""
+    from indexer.embedded import EmbeddedEngine
+
+    settings = _settings()
+    if settings.search.url:
+        out.print(f"using the configured cluster at {settings.search.url} (BLUELAMP_SEARCH_URL)")
+    status = EmbeddedEngine(settings.engine, settings.data_dir).status()
+    if status.running:
+        out.print(
+            f"embedded {status.flavour} running at {status.url} "
+            f"(pid {status.pid}, health {status.health})"
+        )
+    else:
+        out.print(f"embedded {status.flavour} not running ({status.detail})")
+        if not settings.search.url:
+            raise typer.Exit(EXIT_ENGINE_DOWN)
+
+
+# --------------------------------------------------------------------- ingest
+@app.command()
+@handled
+def ingest(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON Lines or CSV in the import format",
+        ),
+    ],
+    restart: Annotated[
+        bool, typer.Option(help="ignore the saved position and read it all")
+    ] = False,
+    give_up_after: Annotated[
+        float,
+        typer.Option(
+            help="seconds of engine outage before exiting; spooled posts wait for `bluelamp drain`"
+        ),
+    ] = 60.0,
+) -> None:
+    """Import posts from FILE; bad records are reported, good ones indexed.
+
+    Exit status: 0 all indexed; 1 some records rejected; 3 engine unreachable
+    (accepted posts stay spooled and are indexed by the next run or `bluelamp drain`).
+    """
+    from bluelamp.ingest import count_records, ingest_file
+    from bluelamp.pipeline import Drainer, layout_for, open_engine, open_spool
+    from indexer.bulk import BulkIndexer
+
+    settings = _settings()
+
+    async def main() -> Any:
+        spool = open_spool(settings)
+        engine = await open_engine(settings)
+        try:
+            indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
+            drainer = Drainer(spool, indexer, settings)
+            total = count_records(file)
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=False,
+                disable=not err.is_terminal,
+            ) as progress:
+                read_task = progress.add_task("read   ", total=total)
+                index_task = progress.add_task("indexed", total=total)
+
+                def on_reject(reject: Any) -> None:
+                    progress.console.print(
+                        f"[yellow]{escape(file.name)}:{reject.line}[/yellow] "
+                        f"(record {reject.number}) rejected: {escape(reject.reason)}",
+                        highlight=False,
+                    )
+
+                result = await ingest_file(
+                    file,
+                    spool,
+                    indexer,
+                    drainer,
+                    batch_size=settings.spool.batch_size,
+                    restart=restart,
+                    on_record=lambda n: progress.advance(read_task, n),
+                    on_reject=on_reject,
+                    on_drain=lambda t: progress.update(index_task, completed=t.indexed),
+                    give_up_after_s=give_up_after,
+                )
+            return result
+        finally:
+            await engine.close()
+            spool.close()
+
+    result = run_async(main())
+    if not err.is_terminal:
+        for reject in result.rejects:
+            err.print(
+                f"{file.name}:{reject.line} (record {reject.number}) rejected: "
+                f"{escape(reject.reason)}",
+                highlight=False,
+            )
+    resumed = f", resumed after record {result.resumed_from}" if result.resumed_from else ""
+    out.print(
+        f"{result.read} records read{resumed}; {result.accepted} accepted; "
+        f"{len(result.rejects)} rejected; {result.drain.indexed} indexed; "
+        f"{result.drain.failed} refused by the engine; {result.pending_after} still spooled"
+    )
+    if result.pending_after:
+        err.print(
+            f"[red]engine unavailable:[/red] {escape(result.engine_error or '')}; "
+            "posts are safe in the spool: run `bluelamp drain` when it is back"
+        )
+        raise typer.Exit(EXIT_ENGINE_DOWN)
+    if result.rejects or result.drain.failed:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+@handled
+def drain(
+    give_up_after: Annotated[float, typer.Option(help="seconds of outage before exiting")] = 60.0,
+) -> None:
+    """Index everything waiting in the spool."""
+    from bluelamp.pipeline import Drainer, layout_for, open_engine, open_spool
+    from indexer.bulk import BulkIndexer
+
+    settings = _settings()
+
+    async def main() -> Any:
+        spool = open_spool(settings)
+        engine = await open_engine(settings)
+        try:
+            drainer = Drainer(
+                spool, BulkIndexer(engine, layout_for(settings), settings.indexer), settings
+            )
+            totals = await drainer.drain(until_empty=True, give_up_after_s=give_up_after)
+            return totals, spool.stats()
+        finally:
+            await engine.close()
+            spool.close()
+
+    totals, stats = run_async(main())
+    out.print(
+        f"{totals.indexed} indexed, {totals.deleted} deleted, {totals.failed} refused; "
+        f"{stats.pending} still spooled, {stats.dead} in the dead-letter table"
+    )
+    if stats.pending:
+        raise typer.Exit(EXIT_ENGINE_DOWN)
+
+
+# ---------------------------------------------------------------------- spool
+@spool_app.command("status")
+@handled
+def spool_status() -> None:
+    """How many posts wait in the spool, and any the engine refused."""
+    from bluelamp.pipeline import open_spool
+
+    spool = open_spool(_settings())
+    stats = spool.stats()
+    age = f"{stats.oldest_age_s:.0f}s" if stats.oldest_age_s is not None else "-"
+    out.print(
+        f"pending {stats.pending} (due now {stats.ready}, oldest {age}); dead letters {stats.dead}"
+    )
+    for post_id, reason, _at in spool.dead_letters(20):
+        out.print(f"  {escape(post_id)}: {escape(reason)}", highlight=False)
+
+
+@spool_app.command("requeue-dead")
+@handled
+def spool_requeue() -> None:
+    """Send dead-lettered posts round again (after fixing the cause)."""
+    from bluelamp.pipeline import open_spool
+
+    out.print(f"{open_spool(_settings()).requeue_dead()} posts requeued")
+
+
+# --------------------------------------------------------------------- search
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """ISO 8601 date or date-time, or a relative age like 30m, 24h, 7d, 2w."""
+    if not value:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (2026-11-01), date-time or age (7d)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+@handled
+def search(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='words to find; "quotes" for a phrase, -word to exclude, word* for a prefix'
+        ),
+    ],
+    purpose: Annotated[
+        str,
+        typer.Option(
+            help="why you are searching (recorded in the audit ledger)", envvar="BLUELAMP_PURPOSE"
+        ),
+    ],
+    reference: Annotated[
+        str | None,
+        typer.Option(help="operation, incident or crime number", envvar="BLUELAMP_REFERENCE"),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="from: 2026-11-01 or 7d")] = None,
+    until: Annotated[str | None, typer.Option(help="before: 2026-11-08 or 1d")] = None,
+    platform: Annotated[
+        list[str] | None, typer.Option(help="bluesky, mastodon, x, reddit, ...")
+    ] = None,
+    area: Annotated[
+        list[str] | None, typer.Option(help="force area, e.g. 'Greater Manchester Police'")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """Search indexed posts and print a table (every search is audited)."""
+    from bluelamp.pipeline import layout_for, open_engine
+    from indexer.search import PostQuery, search_posts
+
+    settings = _settings()
+    why = Justification(purpose, reference).checked()
+    q = PostQuery(
+        text=query,
+        since=parse_when(since),
+        until=parse_when(until),
+        platforms=tuple(platform or ()),
+        areas=tuple(area or ()),
+        size=limit,
+    )
+
+    async def main() -> Any:
+        engine = await open_engine(settings)
+        try:
+            return await search_posts(engine, layout_for(settings), q)
+        finally:
+            await engine.close()
+
+    result = run_async(main())
+    AuditLedger(settings.state_url).record(
+        "search",
+        why,
+        {
+            "via": "cli",
+            "query": query,
+            "since": since,
+            "until": until,
+            "platforms": platform or [],
+            "areas": area or [],
+            "hits": result.total,
+        },
+    )
+    table = Table(
+        title=f"{result.total} posts match (showing {len(result.posts)})",
+        show_lines=False,
+        expand=True,
+    )
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("platform")
+    table.add_column("author")
+    table.add_column("area")
+    table.add_column("text", ratio=1)
+    from bluelamp.text import display_text
+
+    for post in result.posts:
+        table.add_row(
+            f"{post.created_at:%Y-%m-%d %H:%M}",
+            post.platform + (" (synthetic)" if post.synthetic else ""),
+            escape(display_text(post.author.handle or "-", 40)),
+            escape(post.enrichment.force_area or "-"),
+            escape(display_text(post.text, 280)),
+        )
+    out.print(table)
+
+
+# --------------------------------------------------------------------- doctor
+@app.command()
+def doctor() -> None:
+    """Check Java, Maven, the engine, models and config; say how to fix each."""
+    from bluelamp.doctor import run_checks
+
+    ok = True
+    for check in run_checks():
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {check.name}: {escape(check.detail)}")
+        if not check.ok and check.hint:
+            out.print(f"      fix: {escape(check.hint)}")
+        ok = ok and (check.ok or check.optional)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ retention
+@app.command()
+@handled
+def retention(
+    dry_run: Annotated[bool, typer.Option(help="only say what would be dropped")] = False,
+) -> None:
+    """Drop monthly indices older than the retention period."""
+    from bluelamp.pipeline import layout_for, open_engine
+    from indexer.retention import apply_retention
+
+    settings = _settings()
+
+    async def main() -> Any:
+        engine = await open_engine(settings)
+        try:
+            return await apply_retention(
+                engine, layout_for(settings), settings.retention.days, dry_run=dry_run
+            )
+        finally:
+            await engine.close()
+
+    result = run_async(main())
+    verb = "would drop" if dry_run else "dropped"
+    out.print(
+        f"retention {settings.retention.days} days (cutoff {result.cutoff:%Y-%m-%d}): "
+        f"{verb} {len(result.dropped)} indices {result.dropped}; kept {len(result.kept)}"
+    )
+    if result.dropped and not dry_run:
+        AuditLedger(settings.state_url).record(
+            "retention",
+            Justification("retention schedule", actor="system:retention"),
+            {"dropped": result.dropped, "days": settings.retention.days},
+        )
+
+
+# ---------------------------------------------------------------------- audit
+@audit_app.command("verify")
+@handled
+def audit_verify() -> None:
+    """Check that no audit entry was altered, removed or reordered."""
+    intact, count, problem = AuditLedger(_settings().state_url).verify()
+    if intact:
+        out.print(f"audit ledger intact: {count} entries")
+    else:
+        err.print(f"[red]audit ledger broken[/red] at entry {count}: {problem}")
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+@handled
+def audit_list(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """Show the newest audit entries."""
+    table = Table()
+    for col in ("#", "when (UTC)", "who", "action", "purpose", "reference", "detail"):
+        table.add_column(col)
+    for e in AuditLedger(_settings().state_url).entries(limit):
+        table.add_row(
+            str(e.seq),
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            escape(e.actor),
+            e.action,
+            escape(e.purpose),
+            escape(e.reference or "-"),
+            escape(str(e.detail)[:80]),
+        )
+    out.print(table)
+
+
+# ----------------------------------------------------------------------- demo
+@demo_app.command("load")
+@handled
+def demo_load(
+    count: Annotated[int, typer.Option(min=1)] = 2000,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Index the seeded synthetic demo stream (labelled synthetic)."""
+    from bluelamp.demo.loader import load_demo
+
+    settings = _settings()
+    totals = run_async(load_demo(settings, count=count, seed=seed))
+    out.print(f"demo: {totals.indexed} synthetic posts indexed")
+
+
+# ---------------------------------------------------------------------- serve
+@app.command()
+@handled
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the web UI and API."""
+    import uvicorn
+
+    from bluelamp.web.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.web.host,
+        port=port or settings.web.port,
+        log_level="warning",
+    )
+
+
+@app.command()
+@handled
+def run(
+    demo_count: Annotated[
+        int, typer.Option(help="synthetic posts to load when the index is empty")
+    ] = 2000,
+) -> None:
+    """Start the engine, load the demo stream if nothing is indexed, serve the UI."""
+    from bluelamp.demo.loader import posts_indexed
+
+    settings = _settings()
+    if not settings.search.url:
+        engine_start()
+    if run_async(posts_indexed(settings)) == 0:
+        out.print("no posts indexed yet: loading the synthetic demo stream")
+        demo_load(count=demo_count, seed=7)
+    out.print(f"Bluelamp is serving on http://{settings.web.host}:{settings.web.port}/")
+    serve(host=None, port=None)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Synthetic demo data for Bluelamp (bundled demo stream and benchmarks)."""

@@ -1,0 +1,1 @@
+"""Collectors: one module per platform or input, each producing Posts."""

@@ -1,0 +1,1 @@
+"""Indexer: the search-engine adapter, index layout, bulk indexing and retention."""

@@ -1,0 +1,112 @@
+"""Real services for the suite: an embedded OpenSearch (and Elasticsearch 9 for
+the contract tests), started once per session. No engine is mocked anywhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluelamp.settings import EngineSettings, Settings, load_settings
+from indexer.embedded import EmbeddedEngine
+from indexer.engine import Connection, SearchEngine, connect
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+# Tests configure themselves explicitly; nothing from the caller's shell leaks in.
+for _name in [n for n in os.environ if n.startswith("BLUELAMP_")]:
+    del os.environ[_name]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(flavour: str, root: Path) -> Iterator[str]:
+    port = free_port()
+    engine = EmbeddedEngine(
+        EngineSettings(
+            flavour=flavour,
+            http_port=port,
+            heap_mb=512,  # type: ignore[arg-type]
+            start_timeout_s=240,
+        ),
+        root,
+    )
+    status = engine.start()
+    assert status.url
+    try:
+        yield status.url
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _start("opensearch", tmp_path_factory.mktemp("opensearch"))
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url() -> Iterator[str]:
+    # Not under pytest's 0700 temp dir: Elasticsearch runs as a service account
+    # when the suite runs as root, and must be able to reach its files.
+    root = Path(tempfile.mkdtemp(prefix="bluelamp-es-"))
+    root.chmod(0o755)
+    try:
+        yield from _start("elasticsearch", root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(
+    params=["opensearch", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
+)
+def engine_url(request: pytest.FixtureRequest) -> str:
+    """Both real engines, for contract tests that must hold on each."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def make_settings(tmp: Path, url: str, **extra: Any) -> Settings:
+    prefix = "t" + uuid.uuid4().hex[:10]
+    search = {"url": url, "index_prefix": prefix, "request_timeout_s": 30}
+    search.update(extra.pop("search", {}))
+    indexer = {"backoff_base_s": 0.05, "backoff_max_s": 0.5}
+    indexer.update(extra.pop("indexer", {}))
+    return load_settings(data_dir=tmp, search=search, indexer=indexer, **extra)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, opensearch_url: str) -> Settings:
+    """Settings on the real OpenSearch, with indices of this test's own."""
+    return make_settings(tmp_path, opensearch_url)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[SearchEngine]:
+    eng = await connect(Connection.from_settings(settings.search, settings.search.url or ""))
+    yield eng
+    await eng.close()
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the real CLI as a subprocess against ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLUELAMP_")}
+    env.update(
+        BLUELAMP_DATA_DIR=str(settings.data_dir),
+        BLUELAMP_SEARCH_URL=settings.search.url or "",
+        BLUELAMP_SEARCH_INDEX_PREFIX=settings.search.index_prefix,
+        BLUELAMP_INDEXER_BACKOFF_BASE_S="0.05",
+        BLUELAMP_INDEXER_BACKOFF_MAX_S="0.5",
+        BLUELAMP_LOG_FORMAT="json",
+    )
+    return env

@@ -1,0 +1,1 @@
+"""Test support: real services started for the suite, and fault injection."""
