@@ -160,10 +160,18 @@ def ingest(
 
     async def main() -> Any:
         spool = open_spool(settings)
-        engine = await open_engine(settings)
+        engine = None
+        engine_error = None
         try:
-            indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
-            drainer = Drainer(spool, indexer, settings)
+            engine = await open_engine(settings)
+        except EngineUnavailable as exc:
+            # Accept the file anyway: posts wait in the spool for the engine.
+            engine_error = str(exc)
+        try:
+            drainer = None
+            if engine is not None:
+                indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
+                drainer = Drainer(spool, indexer, settings)
             total = count_records(file)
             with Progress(
                 TextColumn("{task.description}"),
@@ -187,7 +195,6 @@ def ingest(
                 result = await ingest_file(
                     file,
                     spool,
-                    indexer,
                     drainer,
                     batch_size=settings.spool.batch_size,
                     restart=restart,
@@ -196,9 +203,12 @@ def ingest(
                     on_drain=lambda t: progress.update(index_task, completed=t.indexed),
                     give_up_after_s=give_up_after,
                 )
+            if engine_error and result.pending_after:
+                result.engine_error = engine_error
             return result
         finally:
-            await engine.close()
+            if engine is not None:
+                await engine.close()
             spool.close()
 
     result = run_async(main())

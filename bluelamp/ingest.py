@@ -14,7 +14,6 @@ from bluelamp.pipeline import Drainer, DrainTotals
 from bluelamp.post import Post
 from bluelamp.spool import Reject, Spool
 from collectors.file_import import read_records
-from indexer.bulk import BulkIndexer
 
 
 @dataclass
@@ -101,8 +100,7 @@ def spool_file(
 async def ingest_file(
     path: Path,
     spool: Spool,
-    indexer: BulkIndexer,
-    drainer: Drainer,
+    drainer: Drainer | None,
     *,
     batch_size: int,
     restart: bool = False,
@@ -111,8 +109,22 @@ async def ingest_file(
     on_drain: Callable[[DrainTotals], None] | None = None,
     give_up_after_s: float | None = 60.0,
 ) -> IngestResult:
-    """Spool the file while draining the spool into the engine, concurrently."""
+    """Spool the file while draining the spool into the engine, concurrently.
+
+    With no drainer (the engine is unreachable) the file is still read into
+    the spool: accepted posts wait there for ``bluelamp drain``.
+    """
     result = IngestResult()
+    if drainer is None:
+        read, accepted, resumed = await asyncio.to_thread(
+            spool_file, path, spool, batch_size=batch_size, restart=restart,
+            on_record=on_record, on_reject=on_reject,
+        )
+        result.read, result.accepted, result.resumed_from = read, accepted, resumed
+        result.rejects = spool.import_rejects(import_key(path))
+        stats = spool.stats()
+        result.pending_after, result.dead_letters = stats.pending, stats.dead
+        return result
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop_reading = threading.Event()

@@ -49,7 +49,7 @@ class _Item:
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with equal jitter: at least half the step, at most the step."""
     step = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return step / 2 + random.uniform(0, step / 2)
+    return float(step / 2 + random.uniform(0, step / 2))
 
 
 class BulkIndexer:
@@ -190,7 +190,35 @@ class BulkIndexer:
         return backoff_delay(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
 
     async def delete_posts(self, ids: Sequence[str]) -> int:
-        """Delete posts by id wherever they are (platform deletions, erasure)."""
+        """Delete posts by id wherever they are (platform deletions, erasure).
+
+        Finds each post's monthly index, then bulk-deletes: this needs no
+        ``_delete_by_query`` (absent from minimal engine builds).
+        """
         if not ids:
             return 0
-        return await self.engine.delete_by_query(self.layout.alias, {"ids": {"values": list(ids)}})
+        unique = list(dict.fromkeys(ids))
+        found = await self.engine.search(
+            self.layout.alias,
+            {"query": {"ids": {"values": unique}}, "_source": False, "size": len(unique)},
+        )
+        lines = [
+            orjson.dumps({"delete": {"_index": hit["_index"], "_id": hit["_id"]}})
+            for hit in found["hits"]["hits"]
+        ]
+        if not lines:
+            return 0
+        response = await self.engine.bulk(b"\n".join(lines) + b"\n", refresh=True)
+        deleted = 0
+        for item in response.get("items", []):
+            outcome = item["delete"]
+            status = int(outcome.get("status", 0))
+            if 200 <= status < 300 or status == 404:
+                deleted += status != 404
+            else:
+                error = outcome.get("error") or {}
+                raise EngineError(
+                    f"deleting {outcome.get('_id')} failed: HTTP {status} {error.get('reason')}",
+                    status=status,
+                )
+        return deleted

@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bluelamp.errors import SetupError
 from bluelamp.settings import EngineSettings
@@ -152,6 +153,12 @@ class EmbeddedEngine:
         self.fetch()
         self.root.mkdir(parents=True, exist_ok=True)
         port = self.settings.http_port
+        if self.settings.flavour == "opensearch" and not 9201 <= port <= 9299:
+            raise SetupError(
+                f"engine.http_port {port} is outside 9201-9299, the only ports the embedded "
+                "OpenSearch runner serves HTTP on",
+                hint="set BLUELAMP_ENGINE_HTTP_PORT between 9201 and 9299",
+            )
         if _port_in_use(port):
             raise SetupError(
                 f"port {port} is already in use by another program",
@@ -219,6 +226,8 @@ class EmbeddedEngine:
             "discovery.type: single-node\n"
             "cluster.routing.allocation.disk.threshold_enabled: false\n"
             "action.auto_create_index: true\n"
+            # The runner's default transport port (9300) clashes with a second engine.
+            f"transport.port: {port + 100}\n"
         )
         heap = f"{self.settings.heap_mb}m"
         # The runner numbers its nodes from baseHttpPort + 1.
@@ -240,6 +249,7 @@ class EmbeddedEngine:
             str(port - 1),
             "-clusterName",
             "bluelamp",
+            "-printOnFailure",
         ]
         return cmd, dict(os.environ), None
 
@@ -308,9 +318,9 @@ class EmbeddedEngine:
         interesting = [ln for ln in lines if "ERROR" in ln or "Exception" in ln] or lines
         return " | ".join(interesting[-3:])[-800:]
 
-    def _read_state(self) -> dict[str, object] | None:
+    def _read_state(self) -> dict[str, Any] | None:
         try:
-            data: dict[str, object] = json.loads(self.state_file.read_text())
+            data: dict[str, Any] = json.loads(self.state_file.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         return data

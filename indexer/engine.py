@@ -186,15 +186,6 @@ class SearchEngine(ABC):
         )
         return int(result["count"])
 
-    async def delete_by_query(self, index: str, query: dict[str, Any]) -> int:
-        result = await self.request(
-            "POST",
-            f"/{index}/_delete_by_query",
-            body={"query": query},
-            params={"refresh": "true", "conflicts": "proceed", "ignore_unavailable": "true"},
-        )
-        return int(result.get("deleted", 0))
-
     async def put_index_template(self, name: str, body: dict[str, Any]) -> None:
         await self.request("PUT", f"/_index_template/{name}", body=body)
 

@@ -4,6 +4,7 @@ the contract tests), started once per session. No engine is mocked anywhere."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -26,14 +27,33 @@ for _name in [n for n in os.environ if n.startswith("BLUELAMP_")]:
     del os.environ[_name]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(low: int = 0, high: int = 0) -> int:
+    """A free loopback port, from [low, high) when given."""
+    candidates = range(low, high) if low else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in {low}-{high}")
+
+
+def engine_port() -> int:
+    # The OpenSearch runner only serves HTTP on 9201-9299; the transport port is +100.
+    while True:
+        port = free_port(9202 + random.randrange(0, 80), 9290)
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port + 100)) != 0:
+                return port
+
+
+ENGINE_ROOTS: dict[str, Path] = {}  # engine url -> the data dir it runs from
 
 
 def _start(flavour: str, root: Path) -> Iterator[str]:
-    port = free_port()
+    port = engine_port()
     engine = EmbeddedEngine(
         EngineSettings(
             flavour=flavour,
@@ -45,6 +65,7 @@ def _start(flavour: str, root: Path) -> Iterator[str]:
     )
     status = engine.start()
     assert status.url
+    ENGINE_ROOTS[status.url] = root
     try:
         yield status.url
     finally:

@@ -43,7 +43,17 @@ class FaultProxy:
         self._call(self._close())
 
     def fail_next(self, count: int, status: int) -> None:
+        """Answer the next ``count`` connections' request with ``status``.
+
+        Live keep-alive connections are dropped first, so the client's next
+        request really arrives on a new connection and meets the fault.
+        """
         self._fail.extend([status] * count)
+        self._call(self._drop_connections())
+
+    async def _drop_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.close()
 
     def stop(self) -> None:
         self.down()

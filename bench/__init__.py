@@ -1,0 +1,1 @@
+"""Bluelamp's benchmarks: ``python -m bench [NAME ...] [--quick]`` (see docs/benchmarks.md)."""

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Sets up everything Bluelamp needs on a fresh Debian machine, idempotently.
+#   scripts/setup.sh run    the monitor: Java, Maven, Python venv
+#   scripts/setup.sh test   also: Chromium for browser tests, the Elasticsearch
+#                           service account, dev tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+# --- system packages (Debian); only what is missing -------------------------
+need=()
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+if [ "$mode" = test ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing system packages: ${need[*]} (run: sudo apt-get install -y ${need[*]})"
+    exit 1
+  fi
+  say "installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Elasticsearch refuses to run as root; tests (run as root in CI) use this account.
+if [ "$mode" = test ] && [ "$(id -u)" -eq 0 ] && ! id bluelamp >/dev/null 2>&1; then
+  say "creating the 'bluelamp' service account for Elasticsearch"
+  useradd --system --no-create-home --shell /usr/sbin/nologin bluelamp
+fi
+
+# --- Python environment -----------------------------------------------------
+py=python3
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$py" -m venv .venv
+fi
+stamp=".venv/.bluelamp-$mode-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  say "installing Python packages ($mode)"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  if [ "$mode" = test ]; then
+    .venv/bin/pip install -q -e ".[dev]"
+  else
+    .venv/bin/pip install -q -e .
+  fi
+  touch "$stamp"
+fi
+say "ready ($mode)"
