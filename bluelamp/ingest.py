@@ -117,8 +117,13 @@ async def ingest_file(
     result = IngestResult()
     if drainer is None:
         read, accepted, resumed = await asyncio.to_thread(
-            spool_file, path, spool, batch_size=batch_size, restart=restart,
-            on_record=on_record, on_reject=on_reject,
+            spool_file,
+            path,
+            spool,
+            batch_size=batch_size,
+            restart=restart,
+            on_record=on_record,
+            on_reject=on_reject,
         )
         result.read, result.accepted, result.resumed_from = read, accepted, resumed
         result.rejects = spool.import_rejects(import_key(path))

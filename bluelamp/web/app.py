@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     async def run_search(query: PostQuery, why: Justification, via: str) -> SearchResult:
+        why = why.checked()  # refuse before searching, never search unaudited
         result = await search_posts(await engine(), layout, query)
         ledger.record(
             "search",
@@ -103,8 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         days: int = Query(0, ge=0, le=3650),
         page: int = Query(1, ge=1, le=400),
     ) -> HTMLResponse:
-        purpose = request.cookies.get(PURPOSE_COOKIE, "")
-        reference = request.cookies.get(REFERENCE_COOKIE) or None
+        purpose, reference = _cookie_purpose(request)
         context: dict[str, Any] = {
             "q": q,
             "platform": platform,
@@ -150,12 +151,13 @@ def create_app(settings: Settings) -> FastAPI:
         except AuditRefused:
             return RedirectResponse("/?missing_purpose=1", status_code=303)
         response = RedirectResponse("/", status_code=303)
+        # Cookies are Latin-1 on the wire; purposes may be Welsh or carry a dash.
         response.set_cookie(
-            PURPOSE_COOKIE, why.purpose, max_age=8 * 3600, httponly=True, samesite="strict"
+            PURPOSE_COOKIE, quote(why.purpose), max_age=8 * 3600, httponly=True, samesite="strict"
         )
         response.set_cookie(
             REFERENCE_COOKIE,
-            why.reference or "",
+            quote(why.reference or ""),
             max_age=8 * 3600,
             httponly=True,
             samesite="strict",
@@ -220,6 +222,17 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     return app
+
+
+def _cookie_purpose(request: Request) -> tuple[str, str | None]:
+    """The session's stated purpose, or ("", None) when absent or not acceptable."""
+    purpose = unquote(request.cookies.get(PURPOSE_COOKIE, ""))
+    reference = unquote(request.cookies.get(REFERENCE_COOKIE, "")) or None
+    try:
+        why = Justification(purpose, reference).checked()
+    except AuditRefused:
+        return "", None
+    return why.purpose, why.reference
 
 
 def _actor(request: Request) -> str:
