@@ -137,6 +137,7 @@ class Outcome:
     name: str
     started_at: datetime
     duration_s: float
+    machine: dict[str, Any]
     result: BenchResult | None = None
     error: str | None = None
 
@@ -146,6 +147,8 @@ class Outcome:
 
 
 def run_one(name: str, fn: BenchFn, options: BenchOptions) -> Outcome:
+    # Taken before the run: the commit that counts is the one whose code ran.
+    machine = machine_info()
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     try:
@@ -153,10 +156,10 @@ def run_one(name: str, fn: BenchFn, options: BenchOptions) -> Outcome:
     except Exception as exc:
         # One broken benchmark must not hide the others' numbers.
         traceback.print_exc()
-        return Outcome(
-            name, started_at, time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}"
-        )
-    return Outcome(name, started_at, time.monotonic() - t0, result=result)
+        error = f"{type(exc).__name__}: {exc}"
+        return Outcome(name, started_at, time.monotonic() - t0, machine, error=error)
+    machine["engine"] = result.context.get("engine")
+    return Outcome(name, started_at, time.monotonic() - t0, machine, result=result)
 
 
 # ------------------------------------------------------------------ machine
@@ -191,18 +194,18 @@ def _ram_bytes() -> int | None:
         return None
 
 
-def machine_info(engine: str | None = None) -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     from bluelamp import __version__
 
     ram = _ram_bytes()
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain")  # untracked files count: new code is not in HEAD
     return {
         "cores": os.cpu_count(),
         "ram_gib": round(ram / 2**30, 1) if ram else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "bluelamp": __version__,
-        "engine": engine,
+        "engine": None,  # filled in from the result's context, when it names one
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
     }
@@ -248,7 +251,7 @@ def to_json(outcome: Outcome, options: BenchOptions) -> dict[str, Any]:
         ],
         "notes": result.notes if result else [],
         "context": context,
-        "machine": machine_info(engine=context.get("engine")),
+        "machine": outcome.machine,
     }
 
 

@@ -146,6 +146,12 @@ def ingest(
             help="seconds of engine outage before exiting; spooled posts wait for `bluelamp drain`"
         ),
     ] = 60.0,
+    purpose: Annotated[
+        str, typer.Option(help="why this data is collected (audit ledger)")
+    ] = "bulk import",
+    reference: Annotated[
+        str | None, typer.Option(help="operation, incident or crime number")
+    ] = None,
 ) -> None:
     """Import posts from FILE; bad records are reported, good ones indexed.
 
@@ -212,6 +218,17 @@ def ingest(
             spool.close()
 
     result = run_async(main())
+    AuditLedger(settings.state_url).record(
+        "ingest",
+        Justification(purpose, reference),
+        {
+            "file": str(file.resolve()),
+            "read": result.read,
+            "accepted": result.accepted,
+            "rejected": len(result.rejects),
+            "indexed": result.drain.indexed,
+        },
+    )
     if not err.is_terminal:
         for reject in result.rejects:
             err.print(
@@ -537,9 +554,10 @@ def run(
     settings = _settings()
     if not settings.search.url:
         engine_start()
-    if run_async(posts_indexed(settings)) == 0:
-        out.print("no posts indexed yet: loading the synthetic demo stream")
-        demo_load(count=demo_count, seed=7)
+        # The demo goes only into the embedded engine, never a force's cluster.
+        if run_async(posts_indexed(settings)) == 0:
+            out.print("no posts indexed yet: loading the synthetic demo stream")
+            demo_load(count=demo_count, seed=7)
     out.print(f"Bluelamp is serving on http://{settings.web.host}:{settings.web.port}/")
     serve(host=None, port=None)
 

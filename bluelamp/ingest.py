@@ -126,10 +126,7 @@ async def ingest_file(
             on_reject=on_reject,
         )
         result.read, result.accepted, result.resumed_from = read, accepted, resumed
-        result.rejects = spool.import_rejects(import_key(path))
-        stats = spool.stats()
-        result.pending_after, result.dead_letters = stats.pending, stats.dead
-        return result
+        return await _finish(result, spool, path)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop_reading = threading.Event()
@@ -160,11 +157,15 @@ async def ingest_file(
         if not producer.done():
             await asyncio.gather(producer, return_exceptions=True)
     result.read, result.accepted, result.resumed_from = read, accepted, resumed
-    result.rejects = spool.import_rejects(import_key(path))
     result.drain = drainer.totals
-    stats = spool.stats()
-    result.pending_after = stats.pending
-    result.dead_letters = stats.dead
-    if stats.pending:
-        result.engine_error = drainer.last_error
+    result.engine_error = drainer.last_error
+    return await _finish(result, spool, path)
+
+
+async def _finish(result: IngestResult, spool: Spool, path: Path) -> IngestResult:
+    result.rejects = await asyncio.to_thread(spool.import_rejects, import_key(path))
+    stats = await asyncio.to_thread(spool.stats)
+    result.pending_after, result.dead_letters = stats.pending, stats.dead
+    if not stats.pending:
+        result.engine_error = None
     return result

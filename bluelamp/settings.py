@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +26,12 @@ from bluelamp.errors import ConfigError
 DEFAULT_CONFIG = Path("config/bluelamp.yaml")
 
 
-class SearchSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchSettings(_Section):
     """Where posts are indexed. No ``url`` means the embedded engine."""
 
     url: str | None = None
@@ -39,7 +44,7 @@ class SearchSettings(BaseModel):
     request_timeout_s: float = Field(30.0, gt=0)
 
 
-class EngineSettings(BaseModel):
+class EngineSettings(_Section):
     """The embedded engine that ``bluelamp engine start`` runs."""
 
     flavour: Literal["opensearch", "elasticsearch"] = "opensearch"
@@ -53,7 +58,7 @@ class EngineSettings(BaseModel):
     start_timeout_s: float = Field(180.0, gt=0)
 
 
-class IndexerSettings(BaseModel):
+class IndexerSettings(_Section):
     chunk_docs: int = Field(500, ge=1)
     chunk_bytes: int = Field(5_000_000, ge=1024)
     concurrency: int = Field(2, ge=1)
@@ -62,27 +67,27 @@ class IndexerSettings(BaseModel):
     backoff_max_s: float = Field(30.0, gt=0)
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(_Section):
     # Unreviewed material expires after this many days (DPA 2018 Part 3 s.39).
     days: int = Field(365, ge=1)
 
 
-class SpoolSettings(BaseModel):
+class SpoolSettings(_Section):
     batch_size: int = Field(2000, ge=1)
     retry_backoff_max_s: float = Field(60.0, gt=0)
 
 
-class StateSettings(BaseModel):
+class StateSettings(_Section):
     # SQLAlchemy URL; empty means SQLite in the data directory.
     url: str | None = None
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
 
 
-class LogSettings(BaseModel):
+class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -76,6 +76,9 @@ class Connection:
     def auth_headers(self) -> dict[str, str]:
         if self.api_key:
             return {"Authorization": f"ApiKey {self.api_key}"}
+        if self.username:
+            basic = aiohttp.BasicAuth(self.username, self.password or "")
+            return {"Authorization": basic.encode()}
         return {}
 
     def ssl_context(self) -> ssl.SSLContext | bool:
@@ -88,12 +91,11 @@ class Connection:
 
 async def probe(conn: Connection) -> EngineInfo:
     """Find out what is at ``conn.url`` with one plain HTTP request."""
-    auth = aiohttp.BasicAuth(conn.username, conn.password or "") if conn.username else None
     timeout = aiohttp.ClientTimeout(total=min(conn.request_timeout_s, 15))
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout, headers=conn.auth_headers()) as session,
-            session.get(conn.url + "/", auth=auth, ssl=conn.ssl_context()) as resp,
+            session.get(conn.url + "/", ssl=conn.ssl_context()) as resp,
         ):
             body: dict[str, Any] = {}
             if resp.content_type == "application/json":
@@ -105,9 +107,7 @@ async def probe(conn: Connection) -> EngineInfo:
                     hint="check BLUELAMP_SEARCH_USERNAME/PASSWORD or BLUELAMP_SEARCH_API_KEY",
                 )
             if resp.headers.get("X-elastic-product") == "Elasticsearch":
-                version = body.get("version", {}).get("number") or await _es_version(
-                    session, conn, auth
-                )
+                version = body.get("version", {}).get("number") or await _es_version(session, conn)
                 return EngineInfo("elasticsearch", version, conn.url)
             version_info = body.get("version", {})
             if version_info.get("distribution") == "opensearch":
@@ -124,14 +124,11 @@ async def probe(conn: Connection) -> EngineInfo:
         ) from exc
 
 
-async def _es_version(
-    session: aiohttp.ClientSession, conn: Connection, auth: aiohttp.BasicAuth | None
-) -> str:
+async def _es_version(session: aiohttp.ClientSession, conn: Connection) -> str:
     # Minimal distributions (the integ-test zip) have no GET / handler.
     async with session.get(
         conn.url + "/_nodes/_local",
         params={"filter_path": "nodes.*.version"},
-        auth=auth,
         ssl=conn.ssl_context(),
     ) as resp:
         data = await resp.json()
@@ -231,10 +228,9 @@ class _OpenSearch(SearchEngine):
             "retry_on_timeout": False,
             "verify_certs": conn.verify_certs,
             "ssl_show_warn": False,
+            # Basic or ApiKey, already encoded; one source of truth for both probes.
             "headers": conn.auth_headers(),
         }
-        if conn.username:
-            kwargs["http_auth"] = (conn.username, conn.password or "")
         if conn.ca_file:
             kwargs["ca_certs"] = conn.ca_file
         self._client = AsyncOpenSearch(**kwargs)

@@ -12,7 +12,8 @@ say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
-command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
@@ -25,6 +26,13 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Elasticsearch 9 needs Java 21+; machines of this kind carry Temurin 25.
+if [ "$mode" = test ] && [ ! -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]; then
+  say "Elasticsearch tests need a Java 21+ JDK at /usr/lib/jvm/temurin-25-jdk-amd64"
+  say "(or set BLUELAMP_ENGINE_JAVA_HOME for bluelamp itself); it is missing here"
+  exit 1
 fi
 
 # Elasticsearch refuses to run as root; tests (run as root in CI) use this account.

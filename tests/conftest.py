@@ -131,3 +131,16 @@ def cli_env(settings: Settings) -> dict[str, str]:
         BLUELAMP_LOG_FORMAT="json",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def secure_elasticsearch() -> Iterator[Any]:
+    """Elasticsearch 9 with TLS (private CA) and basic auth."""
+    from tests.support.secure_es import start_secure_elasticsearch
+
+    root = Path(tempfile.mkdtemp(prefix="bluelamp-secure-es-"))
+    root.chmod(0o755)
+    try:
+        yield from start_secure_elasticsearch(root, engine_port())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

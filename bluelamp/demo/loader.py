@@ -3,6 +3,8 @@ real sources, so the demo exercises the real path end to end."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bluelamp.demo.generator import generate_posts
 from bluelamp.pipeline import Drainer, DrainTotals, layout_for, open_engine, open_spool
 from bluelamp.post import InvalidRecord, Post, SourceRef
@@ -28,7 +30,8 @@ async def load_demo(settings: Settings, *, count: int, seed: int) -> DrainTotals
     spool = open_spool(settings)
     engine = await open_engine(settings)
     try:
-        spool.put(demo_posts(count, seed))
+        posts = await asyncio.to_thread(demo_posts, count, seed)
+        await asyncio.to_thread(spool.put, posts)
         indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
         totals = await Drainer(spool, indexer, settings).drain(until_empty=True, give_up_after_s=60)
         await engine.refresh(layout_for(settings).alias)

@@ -8,6 +8,7 @@ user stated for the session.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -81,7 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def run_search(query: PostQuery, why: Justification, via: str) -> SearchResult:
         why = why.checked()  # refuse before searching, never search unaudited
         result = await search_posts(await engine(), layout, query)
-        ledger.record(
+        await asyncio.to_thread(
+            ledger.record,
             "search",
             why,
             {

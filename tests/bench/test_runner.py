@@ -13,12 +13,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-# bench/ is a top-level folder of the checkout, not an installed package.
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from bench.runner import (  # noqa: E402
+# bench/ is a top-level folder of the checkout; pytest's rootdir puts it on the path.
+from bench.runner import (
     BenchFn,
     BenchOptions,
     BenchResult,
