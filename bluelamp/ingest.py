@@ -115,18 +115,6 @@ async def ingest_file(
     the spool: accepted posts wait there for ``bluelamp drain``.
     """
     result = IngestResult()
-    if drainer is None:
-        read, accepted, resumed = await asyncio.to_thread(
-            spool_file,
-            path,
-            spool,
-            batch_size=batch_size,
-            restart=restart,
-            on_record=on_record,
-            on_reject=on_reject,
-        )
-        result.read, result.accepted, result.resumed_from = read, accepted, resumed
-        return await _finish(result, spool, path)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     stop_reading = threading.Event()
@@ -146,6 +134,9 @@ async def ingest_file(
             loop.call_soon_threadsafe(done.set)
 
     producer = asyncio.create_task(asyncio.to_thread(produce))
+    if drainer is None:
+        result.read, result.accepted, result.resumed_from = await producer
+        return await _finish(result, spool, path)
     try:
         await drainer.drain(
             stop=done, until_empty=False, on_batch=on_drain, give_up_after_s=give_up_after_s

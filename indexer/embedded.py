@@ -167,7 +167,7 @@ class EmbeddedEngine:
         cmd, env, user = (
             self._opensearch_cmd(port)
             if self.settings.flavour == "opensearch"
-            else self._elasticsearch_cmd(port)
+            else self.elasticsearch_command(port)
         )
         log = self.log_file.open("ab")
         log_start = self.log_file.stat().st_size
@@ -253,7 +253,10 @@ class EmbeddedEngine:
         ]
         return cmd, dict(os.environ), None
 
-    def _elasticsearch_cmd(self, port: int) -> tuple[list[str], dict[str, str], str | None]:
+    def elasticsearch_command(
+        self, port: int, extra: dict[str, str] | None = None
+    ) -> tuple[list[str], dict[str, str], str | None]:
+        """The argv, environment and account that run Elasticsearch; ``extra`` adds settings."""
         home = self._es_home()
         java = self.java()
         data = self.root / "data"
@@ -277,27 +280,21 @@ class EmbeddedEngine:
         env["ES_JAVA_HOME"] = str(java.parent.parent)
         env["ES_JAVA_OPTS"] = f"-Xms{self.settings.heap_mb}m -Xmx{self.settings.heap_mb}m"
         env.pop("JAVA_HOME", None)
-        cmd = [
-            str(home / "bin" / "elasticsearch"),
-            "-E",
-            "discovery.type=single-node",
-            "-E",
-            "xpack.security.enabled=false",
-            "-E",
-            "network.host=127.0.0.1",
-            "-E",
-            f"http.port={port}",
-            "-E",
-            f"transport.port={port + 100}",
-            "-E",
-            "cluster.routing.allocation.disk.threshold_enabled=false",
-            "-E",
-            f"path.data={data}",
-            "-E",
-            f"path.logs={logs}",
-            "-E",
-            "cluster.name=bluelamp",
-        ]
+        es_settings = {
+            "discovery.type": "single-node",
+            "xpack.security.enabled": "false",
+            "network.host": "127.0.0.1",
+            "http.port": str(port),
+            "transport.port": str(port + 100),
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "path.data": str(data),
+            "path.logs": str(logs),
+            "cluster.name": "bluelamp",
+            **(extra or {}),
+        }
+        cmd = [str(home / "bin" / "elasticsearch")]
+        for key, value in es_settings.items():
+            cmd += ["-E", f"{key}={value}"]
         return cmd, env, user
 
     # ---------------------------------------------------------------- helpers

@@ -7,6 +7,7 @@ only to :class:`SearchEngine`. The flavour is chosen by probing ``GET /``.
 
 from __future__ import annotations
 
+import base64
 import ssl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -77,8 +78,8 @@ class Connection:
         if self.api_key:
             return {"Authorization": f"ApiKey {self.api_key}"}
         if self.username:
-            basic = aiohttp.BasicAuth(self.username, self.password or "")
-            return {"Authorization": basic.encode()}
+            token = base64.b64encode(f"{self.username}:{self.password or ''}".encode())
+            return {"Authorization": f"Basic {token.decode()}"}
         return {}
 
     def ssl_context(self) -> ssl.SSLContext | bool:

@@ -144,3 +144,73 @@ def secure_elasticsearch() -> Iterator[Any]:
         yield from start_secure_elasticsearch(root, engine_port())
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None
+    )
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is missing: run scripts/setup.sh test")
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on loopback, in a throwaway cluster."""
+    import pwd
+    import subprocess
+
+    root = Path(tempfile.mkdtemp(prefix="bluelamp-pg-"))
+    user = None
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = "bluelamp"
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    port = free_port(15432, 15532)
+    data = root / "data"
+    run = {"user": user, "check": True, "capture_output": True}
+    subprocess.run(
+        [_pg_bin("initdb"), "-D", str(data), "-U", "bluelamp", "--auth=trust", "--no-sync"], **run
+    )  # type: ignore[call-overload]
+    subprocess.run(
+        [
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "pg.log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        **run,
+    )  # type: ignore[call-overload]
+    try:
+        yield f"postgresql+psycopg://bluelamp@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            user=user,
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The state database on both supported servers."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    base = str(request.getfixturevalue("postgres_url"))
+    # A database of the test's own keeps tests independent.
+    import sqlalchemy
+
+    name = "t" + uuid.uuid4().hex[:12]
+    engine = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"

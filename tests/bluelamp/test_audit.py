@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -8,8 +8,8 @@ from sqlalchemy import text
 from bluelamp.audit import AuditLedger, AuditRefused, Justification
 
 
-def test_entries_chain_and_verify(tmp_path: Path) -> None:
-    ledger = AuditLedger(f"sqlite:///{tmp_path / 'state.db'}")
+def test_entries_chain_and_verify(state_url: str) -> None:
+    ledger = AuditLedger(state_url)
     for n in range(5):
         ledger.record(
             "search", Justification("tension monitoring", f"OP-{n}", "web:1"), {"query": f"q{n}"}
@@ -31,8 +31,8 @@ def test_entries_chain_and_verify(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_tampering_is_detected(tmp_path: Path, tamper: str, problem: str) -> None:
-    ledger = AuditLedger(f"sqlite:///{tmp_path / 'state.db'}")
+def test_tampering_is_detected(state_url: str, tamper: str, problem: str) -> None:
+    ledger = AuditLedger(state_url)
     for n in range(5):
         ledger.record("search", Justification("purpose", None, "local:a"), {"query": f"q{n}"})
     with ledger.engine.begin() as conn:
@@ -41,10 +41,23 @@ def test_tampering_is_detected(tmp_path: Path, tamper: str, problem: str) -> Non
     assert not intact and found is not None and found.startswith(problem)
 
 
-def test_a_purpose_is_required(tmp_path: Path) -> None:
-    ledger = AuditLedger(f"sqlite:///{tmp_path / 'state.db'}")
+def test_a_purpose_is_required(state_url: str) -> None:
+    ledger = AuditLedger(state_url)
     with pytest.raises(AuditRefused):
         ledger.record("search", Justification("  "), {})
     with pytest.raises(ValueError, match="unknown audit action"):
         ledger.record("browse", Justification("purpose"), {})
     assert ledger.verify() == (True, 0, None)
+
+
+def test_concurrent_writers_never_fork_the_chain(state_url: str) -> None:
+    ledger = AuditLedger(state_url)
+
+    def write(worker: int) -> None:
+        own = AuditLedger(state_url)  # each writer its own connection pool, as processes would
+        for n in range(15):
+            own.record("search", Justification("load", None, f"w{worker}"), {"n": n})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    assert ledger.verify() == (True, 60, None)

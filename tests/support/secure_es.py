@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import pwd
-import shutil
 import ssl
 import subprocess
 import time
@@ -96,18 +94,18 @@ def start_secure_elasticsearch(root: Path, port: int) -> Iterator[SecureCluster]
     certs = home / "config" / "certs"
     certs.mkdir(exist_ok=True)
     make_certificates(certs)
-    java = engine.java()
-    env = {
-        **os.environ,
-        "ES_JAVA_HOME": str(java.parent.parent),
-        "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
-    }
-    env.pop("JAVA_HOME", None)
-    user = None
-    if os.geteuid() == 0:
-        user = settings.service_user
-        entry = pwd.getpwnam(user)
-        _chown_tree(root, entry.pw_uid, entry.pw_gid)
+    cmd, env, user = engine.elasticsearch_command(
+        port,
+        {
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.certificate": "certs/node.crt",
+            "xpack.security.http.ssl.key": "certs/node.key",
+            "xpack.security.transport.ssl.enabled": "false",
+        },
+    )
+    if user:  # the certificates were made after the tree was handed over
+        _chown_tree(certs, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
     subprocess.run(
         [
             str(home / "bin" / "elasticsearch-users"),
@@ -123,49 +121,14 @@ def start_secure_elasticsearch(root: Path, port: int) -> Iterator[SecureCluster]
         capture_output=True,
         user=user,
     )
-    data = root / "secure-data"
-    data.mkdir()
-    if user:
-        shutil.chown(data, user, user)
-    log = (root / "secure.log").open("wb")
+    log_path = root / "secure.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
-        [
-            str(home / "bin" / "elasticsearch"),
-            "-E",
-            "discovery.type=single-node",
-            "-E",
-            "network.host=127.0.0.1",
-            "-E",
-            f"http.port={port}",
-            "-E",
-            f"transport.port={port + 100}",
-            "-E",
-            "cluster.routing.allocation.disk.threshold_enabled=false",
-            "-E",
-            f"path.data={data}",
-            "-E",
-            f"path.logs={root}",
-            "-E",
-            "xpack.security.enabled=true",
-            "-E",
-            "xpack.security.http.ssl.enabled=true",
-            "-E",
-            "xpack.security.http.ssl.certificate=certs/node.crt",
-            "-E",
-            "xpack.security.http.ssl.key=certs/node.key",
-            "-E",
-            "xpack.security.transport.ssl.enabled=false",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        user=user,
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, user=user
     )
-    url = f"https://127.0.0.1:{port}"
-    cluster = SecureCluster(url, certs / "ca.crt", USER, PASSWORD)
+    cluster = SecureCluster(f"https://127.0.0.1:{port}", certs / "ca.crt", USER, PASSWORD)
     try:
-        _wait_ready(cluster, proc, root / "secure.log")
+        _wait_ready(cluster, proc, log_path)
         yield cluster
     finally:
         _terminate(proc.pid, grace_s=30)
