@@ -159,8 +159,7 @@ def ingest(
     (accepted posts stay spooled and are indexed by the next run or `bluelamp drain`).
     """
     from bluelamp.ingest import count_records, ingest_file
-    from bluelamp.pipeline import Drainer, layout_for, open_engine, open_spool
-    from indexer.bulk import BulkIndexer
+    from bluelamp.pipeline import Drainer, indexer_for, open_engine, open_spool
 
     settings = _settings()
 
@@ -176,7 +175,7 @@ def ingest(
         try:
             drainer = None
             if engine is not None:
-                indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
+                indexer = indexer_for(settings, engine)
                 drainer = Drainer(spool, indexer, settings)
             total = count_records(file)
             with Progress(
@@ -258,8 +257,7 @@ def drain(
     give_up_after: Annotated[float, typer.Option(help="seconds of outage before exiting")] = 60.0,
 ) -> None:
     """Index everything waiting in the spool."""
-    from bluelamp.pipeline import Drainer, layout_for, open_engine, open_spool
-    from indexer.bulk import BulkIndexer
+    from bluelamp.pipeline import Drainer, indexer_for, open_engine, open_spool
 
     settings = _settings()
 
@@ -267,9 +265,7 @@ def drain(
         spool = open_spool(settings)
         engine = await open_engine(settings)
         try:
-            drainer = Drainer(
-                spool, BulkIndexer(engine, layout_for(settings), settings.indexer), settings
-            )
+            drainer = Drainer(spool, indexer_for(settings, engine), settings)
             totals = await drainer.drain(until_empty=True, give_up_after_s=give_up_after)
             return totals, spool.stats()
         finally:

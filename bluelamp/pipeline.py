@@ -44,6 +44,12 @@ def layout_for(settings: Settings) -> IndexLayout:
     return IndexLayout(settings.search.index_prefix)
 
 
+def indexer_for(settings: Settings, engine: SearchEngine) -> BulkIndexer:
+    return BulkIndexer(
+        engine, layout_for(settings), settings.indexer, replicas=settings.search.index_replicas
+    )
+
+
 @dataclass
 class DrainTotals:
     indexed: int = 0

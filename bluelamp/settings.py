@@ -41,6 +41,8 @@ class SearchSettings(_Section):
     ca_file: Path | None = None
     verify_certs: bool = True
     index_prefix: str = Field("bluelamp", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    # 0 suits one node (the embedded engine); a cluster wants at least 1.
+    index_replicas: int = Field(0, ge=0, le=5)
     request_timeout_s: float = Field(30.0, gt=0)
 
 

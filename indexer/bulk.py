@@ -58,10 +58,13 @@ class BulkIndexer:
         engine: SearchEngine,
         layout: IndexLayout,
         settings: IndexerSettings | None = None,
+        *,
+        replicas: int = 0,
     ) -> None:
         self.engine = engine
         self.layout = layout
         self.settings = settings or IndexerSettings()
+        self.replicas = replicas
         self._template_ready = False
 
     async def ensure_template(self) -> None:
@@ -75,7 +78,8 @@ class BulkIndexer:
                 engine=self.engine.info.url,
             )
         await self.engine.put_index_template(
-            self.layout.template_name, template_body(self.layout, english_available=english)
+            self.layout.template_name,
+            template_body(self.layout, english_available=english, replicas=self.replicas),
         )
         self._template_ready = True
 

@@ -54,7 +54,9 @@ def _text(analyzer: str) -> dict[str, Any]:
     }
 
 
-def template_body(layout: IndexLayout, *, english_available: bool) -> dict[str, Any]:
+def template_body(
+    layout: IndexLayout, *, english_available: bool, replicas: int = 0
+) -> dict[str, Any]:
     """The index template; explicit mappings, ECS names where one fits.
 
     Minimal engine builds (the Elasticsearch integ-test zip) lack the
@@ -137,7 +139,7 @@ def template_body(layout: IndexLayout, *, english_available: bool) -> dict[str, 
         "template": {
             "settings": {
                 "number_of_shards": 1,
-                "number_of_replicas": 0,
+                "number_of_replicas": replicas,
                 "refresh_interval": "1s",
                 "analysis": analysis,
             },

@@ -6,11 +6,17 @@ from __future__ import annotations
 import asyncio
 
 from bluelamp.demo.generator import generate_posts
-from bluelamp.pipeline import Drainer, DrainTotals, layout_for, open_engine, open_spool
+from bluelamp.pipeline import (
+    Drainer,
+    DrainTotals,
+    indexer_for,
+    layout_for,
+    open_engine,
+    open_spool,
+)
 from bluelamp.post import InvalidRecord, Post, SourceRef
 from bluelamp.settings import Settings
 from collectors.file_import import record_to_post
-from indexer.bulk import BulkIndexer
 from indexer.engine import EngineError
 
 DEMO_SOURCE = SourceRef(name="demo", query="synthetic (seeded generator)")
@@ -32,7 +38,7 @@ async def load_demo(settings: Settings, *, count: int, seed: int) -> DrainTotals
     try:
         posts = await asyncio.to_thread(demo_posts, count, seed)
         await asyncio.to_thread(spool.put, posts)
-        indexer = BulkIndexer(engine, layout_for(settings), settings.indexer)
+        indexer = indexer_for(settings, engine)
         totals = await Drainer(spool, indexer, settings).drain(until_empty=True, give_up_after_s=60)
         await engine.refresh(layout_for(settings).alias)
         return totals
