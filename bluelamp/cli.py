@@ -159,7 +159,7 @@ def ingest(
     (accepted posts stay spooled and are indexed by the next run or `bluelamp drain`).
     """
     from bluelamp.ingest import count_records, ingest_file
-    from bluelamp.pipeline import Drainer, indexer_for, open_engine, open_spool
+    from bluelamp.pipeline import Drainer, indexer_for, nlp_for, open_engine, open_spool
 
     settings = _settings()
 
@@ -176,7 +176,7 @@ def ingest(
             drainer = None
             if engine is not None:
                 indexer = indexer_for(settings, engine)
-                drainer = Drainer(spool, indexer, settings)
+                drainer = Drainer(spool, indexer, settings, nlp_for(settings))
             total = count_records(file)
             with Progress(
                 TextColumn("{task.description}"),
@@ -253,11 +253,60 @@ def ingest(
 
 @app.command()
 @handled
+def enrich(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON Lines or CSV in the import format",
+        ),
+    ],
+    target: Annotated[Path, typer.Argument(dir_okay=False, help="enriched posts, JSON Lines")],
+) -> None:
+    """Run the whole NLP pipeline over SOURCE and write one enriched post per line."""
+    from bluelamp.enrich import enrich_file
+    from nlp.build import build_pipeline
+
+    settings = _settings()
+    pipeline = build_pipeline(settings.nlp)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("enriched", total=None)
+        result = enrich_file(
+            source,
+            target,
+            pipeline,
+            on_record=lambda n: progress.advance(task, n),
+            on_reject=lambda r: progress.console.print(
+                f"{escape(source.name)}:{r.line} (record {r.number}) rejected: {escape(r.reason)}",
+                highlight=False,
+            ),
+        )
+    versions = ", ".join(f"{k} {v}" for k, v in pipeline.versions.items())
+    out.print(
+        f"{result.read} records read; {result.written} enriched posts written to "
+        f"{target}; {len(result.rejects)} rejected ({versions})",
+        highlight=False,
+    )
+    if result.rejects:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+@handled
 def drain(
     give_up_after: Annotated[float, typer.Option(help="seconds of outage before exiting")] = 60.0,
 ) -> None:
     """Index everything waiting in the spool."""
-    from bluelamp.pipeline import Drainer, indexer_for, open_engine, open_spool
+    from bluelamp.pipeline import Drainer, indexer_for, nlp_for, open_engine, open_spool
 
     settings = _settings()
 
@@ -265,7 +314,7 @@ def drain(
         spool = open_spool(settings)
         engine = await open_engine(settings)
         try:
-            drainer = Drainer(spool, indexer_for(settings, engine), settings)
+            drainer = Drainer(spool, indexer_for(settings, engine), settings, nlp_for(settings))
             totals = await drainer.drain(until_empty=True, give_up_after_s=give_up_after)
             return totals, spool.stats()
         finally:
@@ -414,6 +463,51 @@ def search(
             escape(display_text(post.text, 280)),
         )
     out.print(table)
+
+
+# ------------------------------------------------------------------------ nlp
+TRAINABLE = ("sentiment", "offensive", "hate", "crime", "ner")
+
+
+@app.command()
+@handled
+def train(
+    head: Annotated[str, typer.Argument(help=f"one of {', '.join(TRAINABLE)}, or all")],
+) -> None:
+    """Rebuild a model from the datasets (fixed seed) and write it with its model card."""
+    names = list(TRAINABLE) if head == "all" else [head]
+    unknown = [n for n in names if n not in TRAINABLE]
+    if unknown:
+        raise typer.BadParameter(f"unknown head {unknown[0]!r}; choose from {TRAINABLE} or all")
+    try:
+        from nlp.training import train_crime, train_heads, train_ner
+    except ImportError as exc:
+        raise BluelampError(
+            f"training needs the dev extras ({exc.name} is missing)",
+            hint="pip install -e '.[dev]' (scripts/setup.sh test does it)",
+        ) from exc
+    for name in names:
+        out.print(f"training {name}...")
+        if name == "crime":
+            train_crime.main([])
+        elif name == "ner":
+            train_ner.main([])
+        else:
+            train_heads.main([name])
+
+
+@app.command("eval")
+@handled
+def evaluate() -> None:
+    """Print every model's figures on held-out data beside its baselines."""
+    try:
+        from nlp.evaluate_all import main as evaluate_main
+    except ImportError as exc:
+        raise BluelampError(
+            f"evaluation needs the dev extras ({exc.name} is missing)",
+            hint="pip install -e '.[dev]' (scripts/setup.sh test does it)",
+        ) from exc
+    raise typer.Exit(evaluate_main())
 
 
 # --------------------------------------------------------------------- doctor

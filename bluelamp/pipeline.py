@@ -15,6 +15,7 @@ from indexer.bulk import BulkIndexer, backoff_delay
 from indexer.embedded import EmbeddedEngine
 from indexer.engine import Connection, EngineError, EngineUnavailable, SearchEngine, connect
 from indexer.layout import IndexLayout
+from nlp.pipeline import Pipeline
 
 log = get_logger(__name__)
 
@@ -44,6 +45,15 @@ def layout_for(settings: Settings) -> IndexLayout:
     return IndexLayout(settings.search.index_prefix)
 
 
+def nlp_for(settings: Settings) -> Pipeline | None:
+    """The configured enrichment pipeline, or None when enrichment is off."""
+    if not settings.nlp.enabled:
+        return None
+    from nlp.build import build_pipeline
+
+    return build_pipeline(settings.nlp)
+
+
 def indexer_for(settings: Settings, engine: SearchEngine) -> BulkIndexer:
     return BulkIndexer(
         engine, layout_for(settings), settings.indexer, replicas=settings.search.index_replicas
@@ -57,13 +67,21 @@ class DrainTotals:
     failed: int = 0
     deferred: int = 0
     retries: int = 0
+    enrich_errors: int = 0
 
 
 class Drainer:
     """Moves ops from the spool into the engine, in acceptance order."""
 
-    def __init__(self, spool: Spool, indexer: BulkIndexer, settings: Settings) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        indexer: BulkIndexer,
+        settings: Settings,
+        nlp: Pipeline | None = None,
+    ) -> None:
         self.spool = spool
+        self.nlp = nlp
         self.indexer = indexer
         self.settings = settings
         self.totals = DrainTotals()
@@ -109,7 +127,18 @@ class Drainer:
                 bad[op.seq] = f"spooled payload no longer valid: {exc}"
                 continue
             seqs_by_id.setdefault(op.post_id, []).append(op.seq)
-        report = await self.indexer.index_posts(list(latest.values()))
+        posts = list(latest.values())
+        if self.nlp is not None:
+            try:
+                posts = await self.nlp.enrich_async(posts)
+            except Exception as exc:
+                self.totals.enrich_errors += len(posts)
+                log.error(
+                    "enrichment failed; indexing these posts without it",
+                    error=f"{exc.__class__.__name__}: {exc}",
+                    posts=len(posts),
+                )
+        report = await self.indexer.index_posts(posts)
         if report.deferred and not report.indexed and not report.failed:
             # Nothing got through: treat as an outage so the loop backs off.
             first = next(iter(report.deferred.values()))

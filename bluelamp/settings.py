@@ -79,6 +79,29 @@ class SpoolSettings(_Section):
     retry_backoff_max_s: float = Field(60.0, gt=0)
 
 
+class NlpSettings(_Section):
+    """Enrichment between the spool and the index (docs/analysts/)."""
+
+    enabled: bool = True
+    # Cheapest first; drop a name to switch that component off.
+    components: list[str] = Field(
+        default_factory=lambda: [
+            "language",
+            "triage",
+            "entities",
+            "encoder",
+            "sentiment",
+            "abuse",
+            "crime",
+            "geoparser",
+        ]
+    )
+    home_force: str | None = None  # biases ambiguous place names, e.g. "Gwent Police"
+    skip_unmatched: bool = True  # posts about no configured area or topic skip costly models
+    landmarks: Path | None = None  # YAML of extra landmarks/streets (default: bundled)
+    neighbourhoods: Path | None = None  # GeoJSON polygons with a "name" property
+
+
 class StateSettings(_Section):
     # SQLAlchemy URL; empty means SQLite in the data directory.
     url: str | None = None
@@ -108,6 +131,7 @@ class Settings(BaseSettings):
     indexer: IndexerSettings = IndexerSettings()
     retention: RetentionSettings = RetentionSettings()
     spool: SpoolSettings = SpoolSettings()
+    nlp: NlpSettings = NlpSettings()
     state: StateSettings = StateSettings()
     web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()

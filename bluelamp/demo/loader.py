@@ -11,6 +11,7 @@ from bluelamp.pipeline import (
     DrainTotals,
     indexer_for,
     layout_for,
+    nlp_for,
     open_engine,
     open_spool,
 )
@@ -39,7 +40,9 @@ async def load_demo(settings: Settings, *, count: int, seed: int) -> DrainTotals
         posts = await asyncio.to_thread(demo_posts, count, seed)
         await asyncio.to_thread(spool.put, posts)
         indexer = indexer_for(settings, engine)
-        totals = await Drainer(spool, indexer, settings).drain(until_empty=True, give_up_after_s=60)
+        totals = await Drainer(spool, indexer, settings, nlp_for(settings)).drain(
+            until_empty=True, give_up_after_s=60
+        )
         await engine.refresh(layout_for(settings).alias)
         return totals
     finally:

@@ -116,7 +116,7 @@ def test_doctor_reports_each_check_with_a_fix(settings: Settings, tmp_path: Path
     env = cli_env(settings)
     healthy = _run(["doctor"], env)
     assert healthy.returncode == 0, healthy.stdout
-    for name in ("config", "java", "maven", "engine", "spool"):
+    for name in ("config", "java", "maven", "engine", "spool", "models"):
         assert f"ok   {name}" in healthy.stdout
     broken = _run(["doctor"], {**env, "BLUELAMP_SEARCH_URL": "http://127.0.0.1:9"})
     assert broken.returncode == 1
@@ -129,3 +129,41 @@ def test_config_errors_are_one_readable_line(settings: Settings, tmp_path: Path)
     result = _run(["spool", "status"], {**cli_env(settings), "BLUELAMP_CONFIG": str(bad)})
     assert result.returncode != 0
     assert "web.port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest_enriches_posts_so_area_search_finds_them(
+    tmp_path: Path, opensearch_url: str
+) -> None:
+    """The whole path with the real models: file -> spool -> NLP -> index -> search by area."""
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, opensearch_url, nlp={"enabled": True})
+    path = tmp_path / "posts.jsonl"
+    rows = [
+        ("1", "someone just got stabbed outside the co-op in Salford, ambulance here now"),
+        ("2", "car window smashed on Deansgate again last night #manchester"),
+        ("3", "lovely sunny afternoon for a walk"),
+    ]
+    path.write_text(
+        "".join(
+            json.dumps({"platform": "x", "id": i, "text": t, "created_at": "2026-11-21T08:00:00Z"})
+            + "\n"
+            for i, t in rows
+        ),
+        encoding="utf-8",
+    )
+    env = cli_env(settings)
+    result = _run(["ingest", str(path)], env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    found = _run(
+        ["search", "", "--area", "Greater Manchester Police", "--purpose", "area monitoring test"],
+        env,
+    )
+    assert found.returncode == 0, found.stderr
+    assert "2 posts match" in found.stdout, found.stdout
+    enriched = _run(["enrich", str(path), str(tmp_path / "out.jsonl")], env, timeout=600)
+    assert enriched.returncode == 0, enriched.stderr
+    first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert first["enrichment"]["force_area"] == "Greater Manchester Police"
+    assert first["enrichment"]["crime"]["relevant"] is True
+    assert set(first["enrichment"]["models"]) >= {"language", "encoder", "crime", "geoparser"}

@@ -1,0 +1,104 @@
+"""Builds the configured pipeline, cheapest component first.
+
+Components import their models lazily, so a process that never enriches
+never pays for loading spaCy or the encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bluelamp.errors import ConfigError
+from bluelamp.settings import NlpSettings
+from nlp.base import Component
+from nlp.pipeline import Pipeline
+
+ORDER = (
+    "language",
+    "triage",
+    "entities",
+    "encoder",
+    "sentiment",
+    "abuse",
+    "crime",
+    "geoparser",
+)
+
+
+def _language(_: NlpSettings) -> Component:
+    from nlp.language import LanguageComponent
+
+    return LanguageComponent()
+
+
+def _triage(settings: NlpSettings) -> Component:
+    from nlp.triage import TriageComponent
+
+    return TriageComponent(skip_unmatched=settings.skip_unmatched)
+
+
+def _entities(_: NlpSettings) -> Component:
+    from nlp.entities import EntityComponent
+
+    return EntityComponent()
+
+
+def _encoder(_: NlpSettings) -> Component:
+    from nlp.encoder import EncoderComponent
+
+    return EncoderComponent()
+
+
+def _sentiment(_: NlpSettings) -> Component:
+    from nlp.heads.components import SentimentHead
+
+    return SentimentHead()
+
+
+def _abuse(_: NlpSettings) -> Component:
+    from nlp.heads.components import AbuseHead
+
+    return AbuseHead()
+
+
+def _crime(_: NlpSettings) -> Component:
+    from nlp.heads.crime import CrimeHead
+
+    return CrimeHead()
+
+
+def _geoparser(settings: NlpSettings) -> Component:
+    from nlp.geo.geoparser import Geoparser, GeoparserConfig
+
+    return Geoparser(
+        GeoparserConfig(
+            home_force=settings.home_force,
+            landmarks=settings.landmarks,
+            neighbourhoods=settings.neighbourhoods,
+        )
+    )
+
+
+FACTORIES: dict[str, Callable[[NlpSettings], Component]] = {
+    "language": _language,
+    "triage": _triage,
+    "entities": _entities,
+    "encoder": _encoder,
+    "sentiment": _sentiment,
+    "abuse": _abuse,
+    "crime": _crime,
+    "geoparser": _geoparser,
+}
+
+
+def build_pipeline(settings: NlpSettings) -> Pipeline:
+    unknown = [name for name in settings.components if name not in FACTORIES]
+    if unknown:
+        raise ConfigError(
+            f"nlp.components names unknown component(s) {unknown}; known: {list(ORDER)}"
+        )
+    wanted = [name for name in ORDER if name in settings.components]
+    try:
+        return Pipeline([FACTORIES[name](settings) for name in wanted])
+    except ValueError as exc:  # e.g. an unknown home force, a read nothing writes
+        raise ConfigError(f"nlp: {exc}") from exc

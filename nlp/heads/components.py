@@ -1,0 +1,90 @@
+"""Pipeline components that turn the shared embedding into enrichment fields."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from bluelamp.post import Abuse, Sentiment
+from nlp.base import NlpDoc
+from nlp.heads.model import MODELS_DIR, HeadModel, file_version, load_head
+
+SENTIMENT_MODEL = "sentiment"
+OFFENSIVE_MODEL = "offensive"
+HATE_MODEL = "hate"
+
+
+def _version(*names: str) -> str:
+    # Computed from the committed files at import, so the version changes with the weights.
+    # A missing file (only while training the first head) gives "<name>:missing"; the
+    # component then fails when constructed.
+    return "+".join(
+        file_version(path) if (path := MODELS_DIR / f"{n}.npz").is_file() else f"{n}:missing"
+        for n in names
+    )
+
+
+def _embedded(docs: list[NlpDoc]) -> tuple[list[NlpDoc], np.ndarray]:
+    with_vectors = [d for d in docs if d.features.get("embedding") is not None]
+    if not with_vectors:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return with_vectors, np.stack([d.features["embedding"] for d in with_vectors])
+
+
+class SentimentHead:
+    """``enrichment.sentiment``: the likeliest of negative/neutral/positive, and its probability."""
+
+    name: ClassVar[str] = "sentiment"
+    version: ClassVar[str] = _version(SENTIMENT_MODEL)
+    reads: ClassVar[tuple[str, ...]] = ("features.embedding",)
+    writes: ClassVar[tuple[str, ...]] = ("enrichment.sentiment",)
+    costly: ClassVar[bool] = True
+
+    def __init__(self, model: HeadModel | None = None) -> None:
+        self.model = model or load_head(SENTIMENT_MODEL)
+
+    def __call__(self, docs: list[NlpDoc]) -> None:
+        docs, x = _embedded(docs)
+        if not docs:
+            return
+        probs = self.model.predict_proba(x)
+        best = probs.argmax(axis=1)
+        for doc, row, k in zip(docs, probs, best, strict=True):
+            label = self.model.labels[int(k)]
+            doc.post.enrichment.sentiment = Sentiment.model_validate(
+                {"label": label, "score": round(float(row[k]), 4)}
+            )
+
+
+class AbuseHead:
+    """``enrichment.abuse``: probabilities that a post is offensive and that it is hateful.
+
+    ``thresholds`` holds each head's decision threshold (tuned on validation
+    data) for callers that need a yes/no.
+    """
+
+    name: ClassVar[str] = "abuse"
+    version: ClassVar[str] = _version(OFFENSIVE_MODEL, HATE_MODEL)
+    reads: ClassVar[tuple[str, ...]] = ("features.embedding",)
+    writes: ClassVar[tuple[str, ...]] = ("enrichment.abuse",)
+    costly: ClassVar[bool] = True
+
+    def __init__(self, offensive: HeadModel | None = None, hate: HeadModel | None = None) -> None:
+        self.offensive = offensive or load_head(OFFENSIVE_MODEL)
+        self.hate = hate or load_head(HATE_MODEL)
+        self.thresholds = {
+            "offensive": self.offensive.threshold if self.offensive.threshold is not None else 0.5,
+            "hate": self.hate.threshold if self.hate.threshold is not None else 0.5,
+        }
+
+    def __call__(self, docs: list[NlpDoc]) -> None:
+        docs, x = _embedded(docs)
+        if not docs:
+            return
+        offensive = self.offensive.predict_proba(x)[:, -1]
+        hate = self.hate.predict_proba(x)[:, -1]
+        for doc, p_off, p_hate in zip(docs, offensive, hate, strict=True):
+            doc.post.enrichment.abuse = Abuse(
+                offensive=round(float(p_off), 4), hate=round(float(p_hate), 4)
+            )

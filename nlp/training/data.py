@@ -1,0 +1,125 @@
+"""The labelled datasets (read from ``../shared/datasets``) and an embedding cache.
+
+Split rules (``shared/datasets/README.md``): the SemEval 2013-2016 files train
+the sentiment head; ``tweeteval/sentiment/val`` tunes it and
+``tweeteval/sentiment/test`` (= SemEval-2017 test) only measures it. The
+offensive and hate heads train on their TweetEval ``train``, tune on ``val``
+and are measured on ``test``. Embeddings are cached under
+``$BLUELAMP_EMBED_CACHE`` (default ``/tmp/bluelamp-embeddings``), never in
+the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from nlp.encoder import ENCODER_VERSION, Encoder, normalise_for_model
+
+REPO = Path(__file__).resolve().parents[2]
+SENTIMENT_LABELS = ("negative", "neutral", "positive")  # TweetEval's order (mapping.txt)
+
+# Every SemEval-2017 Task 4A file here is from 2013-2016; none is the 2017 test
+# set that TweetEval uses as its sentiment test, so all may train.
+SEMEVAL_TRAIN_FILES = (
+    "twitter-2013train-A.txt",
+    "twitter-2013dev-A.txt",
+    "twitter-2013test-A.txt",
+    "twitter-2014test-A.txt",
+    "twitter-2014sarcasm-A.txt",
+    "twitter-2015train-A.txt",
+    "twitter-2015test-A.txt",
+    "twitter-2016train-A.txt",
+    "twitter-2016dev-A.txt",
+    "twitter-2016devtest-A.txt",
+    "twitter-2016test-A.txt",
+)
+
+Labels = npt.NDArray[np.int64]
+
+
+class DatasetsMissing(FileNotFoundError):
+    pass
+
+
+def datasets_dir() -> Path:
+    path = Path(os.environ.get("BLUELAMP_DATASETS", REPO.parent / "shared" / "datasets"))
+    if not path.is_dir():
+        raise DatasetsMissing(f"datasets folder {path} not found (set BLUELAMP_DATASETS)")
+    return path
+
+
+def load_semeval(files: tuple[str, ...] = SEMEVAL_TRAIN_FILES) -> tuple[list[str], Labels]:
+    texts: list[str] = []
+    labels: list[int] = []
+    seen: set[str] = set()
+    for name in files:
+        for line in (datasets_dir() / "semeval2017_task4A" / name).read_text("utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or parts[1] not in SENTIMENT_LABELS:
+                continue
+            text = "\t".join(parts[2:]).strip()
+            key = dedupe_key(text)
+            if not text or key in seen:  # the 2013-2016 files repeat some tweets
+                continue
+            seen.add(key)
+            texts.append(text)
+            labels.append(SENTIMENT_LABELS.index(parts[1]))
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def load_tweeteval(task: str, split: str) -> tuple[list[str], Labels]:
+    folder = datasets_dir() / "tweeteval" / task
+    texts = (folder / f"{split}_text.txt").read_text("utf-8").split("\n")
+    labels = (folder / f"{split}_labels.txt").read_text("utf-8").split()
+    texts = texts[: len(labels)]
+    if len(texts) != len(labels):
+        raise ValueError(f"{task}/{split}: {len(texts)} texts but {len(labels)} labels")
+    return [t.strip() for t in texts], np.asarray([int(x) for x in labels], dtype=np.int64)
+
+
+def dedupe_key(text: str) -> str:
+    return " ".join(normalise_for_model(text).casefold().split())
+
+
+def decontaminate(texts: list[str], *held_out: list[str]) -> npt.NDArray[np.int64]:
+    """Indices of training texts not identical (after normalisation) to a held-out text."""
+    banned = {dedupe_key(t) for group in held_out for t in group}
+    return np.asarray(
+        [i for i, t in enumerate(texts) if dedupe_key(t) not in banned], dtype=np.int64
+    )
+
+
+def subsample(n: int, limit: int | None, seed: int) -> npt.NDArray[np.int64]:
+    """A seeded random subset of ``range(n)`` of at most ``limit`` (sorted), or all."""
+    if limit is None or limit >= n:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+_encoder: Encoder | None = None
+
+
+def embed(texts: list[str], *, threads: int = 2) -> npt.NDArray[np.float32]:
+    """Embeddings of ``texts``, cached on disk by content and encoder version."""
+    global _encoder
+    digest = hashlib.sha256(ENCODER_VERSION.encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    cache = Path(os.environ.get("BLUELAMP_EMBED_CACHE", "/tmp/bluelamp-embeddings"))  # noqa: S108
+    path = cache / f"{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        cached: npt.NDArray[np.float32] = np.load(path)
+        return cached
+    if _encoder is None:
+        _encoder = Encoder(threads=threads)
+    vectors = _encoder.encode(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors

