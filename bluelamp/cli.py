@@ -159,6 +159,8 @@ def ingest(
     (accepted posts stay spooled and are indexed by the next run or `bluelamp drain`).
     """
     from bluelamp.ingest import count_records, ingest_file
+
+    why = Justification(purpose, reference).checked()  # refuse before collecting anything
     from bluelamp.pipeline import Drainer, indexer_for, nlp_for, open_engine, open_spool
 
     settings = _settings()
@@ -219,7 +221,7 @@ def ingest(
     result = run_async(main())
     AuditLedger(settings.state_url).record(
         "ingest",
-        Justification(purpose, reference),
+        why,
         {
             "file": str(file.resolve()),
             "read": result.read,
@@ -241,6 +243,11 @@ def ingest(
         f"{len(result.rejects)} rejected; {result.drain.indexed} indexed; "
         f"{result.drain.failed} refused by the engine; {result.pending_after} still spooled"
     )
+    if result.drain.enrich_errors:
+        err.print(
+            f"[yellow]warning:[/yellow] enrichment failed for {result.drain.enrich_errors} "
+            "posts; they were indexed without it (see the log)"
+        )
     if result.pending_after:
         err.print(
             f"[red]engine unavailable:[/red] {escape(result.engine_error or '')}; "

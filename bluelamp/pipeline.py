@@ -38,7 +38,7 @@ async def open_engine(settings: Settings) -> SearchEngine:
 
 
 def open_spool(settings: Settings) -> Spool:
-    return Spool(settings.data_dir / "spool.sqlite3")
+    return Spool(settings.data_dir / "spool.sqlite3", sync=settings.spool.sync)
 
 
 def layout_for(settings: Settings) -> IndexLayout:

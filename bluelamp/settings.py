@@ -76,6 +76,8 @@ class RetentionSettings(_Section):
 
 class SpoolSettings(_Section):
     batch_size: int = Field(2000, ge=1)
+    # NORMAL survives a killed process; FULL also survives power loss, slower.
+    sync: Literal["NORMAL", "FULL"] = "NORMAL"
     retry_backoff_max_s: float = Field(60.0, gt=0)
 
 
@@ -98,7 +100,7 @@ class NlpSettings(_Section):
     )
     home_force: str | None = None  # biases ambiguous place names, e.g. "Gwent Police"
     skip_unmatched: bool = True  # posts about no configured area or topic skip costly models
-    landmarks: Path | None = None  # YAML of extra landmarks/streets (default: bundled)
+    landmarks: Path | None = None  # YAML of landmarks/streets; replaces the bundled file
     neighbourhoods: Path | None = None  # GeoJSON polygons with a "name" property
 
 

@@ -8,14 +8,14 @@ document: every accepted post ends up indexed exactly once.
 
 SQLite in WAL mode: a committed transaction survives SIGKILL of the process
 (``synchronous=NORMAL`` is durable against process crashes; set
-``BLUELAMP_SPOOL_SYNC=FULL`` for power-loss durability at some speed cost).
+``spool.sync: FULL`` (``BLUELAMP_SPOOL_SYNC=FULL``) for power-loss durability at
+some speed cost).
 The stdlib driver is used directly rather than SQLAlchemy: the spool is a
 local per-node queue file, not shared state, and needs WAL pragmas and speed.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -89,14 +89,13 @@ class Reject:
 
 
 class Spool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        sync = os.environ.get("BLUELAMP_SPOOL_SYNC", "NORMAL").upper()
-        if sync not in {"NORMAL", "FULL"}:
-            sync = "NORMAL"
+        if sync not in ("NORMAL", "FULL"):
+            raise ValueError(f"spool sync must be NORMAL or FULL, not {sync!r}")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={sync}")
         self._db.executescript(_SCHEMA)

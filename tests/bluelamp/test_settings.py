@@ -54,3 +54,11 @@ def test_the_shipped_yaml_matches_the_built_in_defaults(monkeypatch: pytest.Monk
     monkeypatch.chdir("/")  # no config/bluelamp.yaml here: built-in defaults only
     defaults = load_settings()
     assert from_yaml.model_dump(exclude={"data_dir"}) == defaults.model_dump(exclude={"data_dir"})
+
+
+def test_spool_sync_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLUELAMP_SPOOL_SYNC", "FULL")
+    assert load_settings().spool.sync == "FULL"
+    monkeypatch.setenv("BLUELAMP_SPOOL_SYNC", "sometimes")
+    with pytest.raises(ConfigError, match="spool.sync"):
+        load_settings()

@@ -47,3 +47,9 @@ def test_import_checkpoint_commits_with_the_batch(tmp_path: Path) -> None:
     assert spool.import_rejects("k") == [Reject(2, 2, "created_at: required")]
     spool.forget_import("k")
     assert spool.import_checkpoint("k") == 0
+
+
+def test_full_sync_is_applied_for_power_loss_durability(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite3", sync="FULL")
+    assert spool._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert Spool(tmp_path / "t.sqlite3")._db.execute("PRAGMA synchronous").fetchone()[0] == 1
