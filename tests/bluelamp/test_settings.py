@@ -60,5 +60,5 @@ def test_spool_sync_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BLUELAMP_SPOOL_SYNC", "FULL")
     assert load_settings().spool.sync == "FULL"
     monkeypatch.setenv("BLUELAMP_SPOOL_SYNC", "sometimes")
-    with pytest.raises(ConfigError, match="spool.sync"):
+    with pytest.raises(ConfigError, match=r"spool\.sync"):
         load_settings()
