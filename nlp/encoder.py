@@ -91,7 +91,7 @@ class Encoder:
         self,
         *,
         threads: int = 2,
-        batch_size: int = 64,
+        batch_size: int = 16,  # measured fastest on 2 cores (less padding per batch)
         max_length: int = MAX_LENGTH,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
