@@ -81,23 +81,25 @@ class SpoolSettings(_Section):
     retry_backoff_max_s: float = Field(60.0, gt=0)
 
 
+# Every NLP component, in the order the pipeline runs them (cheapest first).
+NLP_COMPONENTS = (
+    "language",
+    "triage",
+    "entities",
+    "encoder",
+    "sentiment",
+    "abuse",
+    "crime",
+    "geoparser",
+)
+
+
 class NlpSettings(_Section):
     """Enrichment between the spool and the index (docs/analysts/)."""
 
     enabled: bool = True
     # Cheapest first; drop a name to switch that component off.
-    components: list[str] = Field(
-        default_factory=lambda: [
-            "language",
-            "triage",
-            "entities",
-            "encoder",
-            "sentiment",
-            "abuse",
-            "crime",
-            "geoparser",
-        ]
-    )
+    components: list[str] = Field(default_factory=lambda: list(NLP_COMPONENTS))
     home_force: str | None = None  # biases ambiguous place names, e.g. "Gwent Police"
     skip_unmatched: bool = True  # posts about no configured area or topic skip costly models
     landmarks: Path | None = None  # YAML of landmarks/streets; replaces the bundled file

@@ -10,20 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bluelamp.errors import ConfigError, SetupError
-from bluelamp.settings import NlpSettings
+from bluelamp.settings import NLP_COMPONENTS, NlpSettings
 from nlp.base import Component
 from nlp.pipeline import Pipeline
 
-ORDER = (
-    "language",
-    "triage",
-    "entities",
-    "encoder",
-    "sentiment",
-    "abuse",
-    "crime",
-    "geoparser",
-)
+ORDER = NLP_COMPONENTS
 
 
 def _language(_: NlpSettings) -> Component:

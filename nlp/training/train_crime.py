@@ -51,6 +51,7 @@ from nlp.heads.crime import (
 )
 from nlp.heads.model import MODELS_DIR, HeadModel, content_hash, head_from_file
 from nlp.training import data
+from nlp.training.train_heads import as_head, export_sklearn
 
 SEED = 2024
 F32 = npt.NDArray[np.float32]
@@ -239,32 +240,7 @@ def _mlp(alpha: float) -> Any:
 
 def export_binary(model: Any) -> dict[str, F32]:
     """sklearn logistic regression / MLP -> ``W0, b0, ...`` with a 2-way softmax output."""
-    if hasattr(model, "coefs_"):
-        ws = [np.asarray(w, dtype=np.float32) for w in model.coefs_]
-        bs = [np.asarray(b, dtype=np.float32) for b in model.intercepts_]
-    else:
-        ws = [np.asarray(model.coef_.T, dtype=np.float32)]
-        bs = [np.asarray(model.intercept_, dtype=np.float32)]
-    if ws[-1].shape[1] == 1:  # sigmoid(z) == softmax([0, z])[1]
-        ws[-1] = np.concatenate([np.zeros_like(ws[-1]), ws[-1]], axis=1)
-        bs[-1] = np.concatenate([np.zeros_like(bs[-1]), bs[-1]])
-    out: dict[str, F32] = {}
-    for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
-        out[f"W{i}"] = w
-        out[f"b{i}"] = b
-    return out
-
-
-def as_head(arrays: dict[str, F32], labels: tuple[str, ...], threshold: float | None) -> HeadModel:
-    n = len([k for k in arrays if k.startswith("W")])
-    return HeadModel(
-        name="candidate",
-        version="",
-        labels=labels,
-        weights=tuple(arrays[f"W{i}"] for i in range(n)),
-        biases=tuple(arrays[f"b{i}"] for i in range(n)),
-        threshold=threshold,
-    )
+    return export_sklearn(model, 2)
 
 
 def fit(model: Any, x: F32, y: Ints, sample_weight: F32 | None = None) -> Any:

@@ -55,7 +55,7 @@ class Candidate:
     extra: dict[str, Any]
 
 
-def _export_sklearn(model: Any, n_classes: int) -> dict[str, F32]:
+def export_sklearn(model: Any, n_classes: int) -> dict[str, F32]:
     """sklearn LogisticRegression/MLPClassifier -> W0, b0, ... with a softmax output."""
     if hasattr(model, "coefs_"):
         ws = [np.asarray(w, dtype=np.float32) for w in model.coefs_]
@@ -73,7 +73,7 @@ def _export_sklearn(model: Any, n_classes: int) -> dict[str, F32]:
     return out
 
 
-def _head(arrays: dict[str, F32], labels: tuple[str, ...], threshold: float | None) -> HeadModel:
+def as_head(arrays: dict[str, F32], labels: tuple[str, ...], threshold: float | None) -> HeadModel:
     n = len([k for k in arrays if k.startswith("W")])
     return HeadModel(
         name="candidate",
@@ -122,7 +122,7 @@ def _fit_candidates(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x, y)
-        arrays = _export_sklearn(model, n_classes)
+        arrays = export_sklearn(model, n_classes)
         val, extra = score(arrays)
         print(f"  {params} val={val:.4f} {extra} ({time.perf_counter() - t0:.1f}s)", flush=True)
         out.append(Candidate(params, arrays, val, extra))
@@ -165,7 +165,7 @@ def train_sentiment(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     )
 
     def score(arrays: dict[str, F32]) -> tuple[float, dict[str, Any]]:
-        probs = _head(arrays, labels, None).predict_proba(x_val)
+        probs = as_head(arrays, labels, None).predict_proba(x_val)
         offsets, tuned = _tune_offsets(probs, y_val)
         return tuned, {
             "raw_val_macro_recall": round(macro_recall(y_val, probs.argmax(1), 3), 4),
@@ -218,7 +218,7 @@ def train_binary(task: str, models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     print(f"{task}: {len(y)} training tweets", flush=True)
 
     def score(arrays: dict[str, F32]) -> tuple[float, dict[str, Any]]:
-        p = _head(arrays, labels, None).predict_proba(x_val)[:, 1]
+        p = as_head(arrays, labels, None).predict_proba(x_val)[:, 1]
         threshold, tuned = _tune_threshold(p, y_val)
         return tuned, {"threshold": threshold}
 
