@@ -42,6 +42,14 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 T = TypeVar("T")
 
+# An existing, readable file in the import format (docs/import-format.md).
+ImportFile = Annotated[
+    Path,
+    typer.Argument(
+        exists=True, dir_okay=False, readable=True, help="JSON Lines or CSV in the import format"
+    ),
+]
+
 EXIT_REJECTED = 1
 EXIT_ERROR = 2
 EXIT_ENGINE_DOWN = 3
@@ -128,15 +136,7 @@ def engine_status() -> None:
 @app.command()
 @handled
 def ingest(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="JSON Lines or CSV in the import format",
-        ),
-    ],
+    file: ImportFile,
     restart: Annotated[
         bool, typer.Option(help="ignore the saved position and read it all")
     ] = False,
@@ -261,15 +261,7 @@ def ingest(
 @app.command()
 @handled
 def enrich(
-    source: Annotated[
-        Path,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="JSON Lines or CSV in the import format",
-        ),
-    ],
+    source: ImportFile,
     target: Annotated[Path, typer.Argument(dir_okay=False, help="enriched posts, JSON Lines")],
 ) -> None:
     """Run the whole NLP pipeline over SOURCE and write one enriched post per line."""

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bluelamp.backoff import backoff_delay
 from bluelamp.logging import get_logger
 from bluelamp.post import Post
 from bluelamp.settings import Settings
 from bluelamp.spool import Spool, SpoolOp
-from indexer.bulk import BulkIndexer, backoff_delay
+from indexer.bulk import BulkIndexer
 from indexer.embedded import EmbeddedEngine
 from indexer.engine import Connection, EngineError, EngineUnavailable, SearchEngine, connect
 from indexer.layout import IndexLayout

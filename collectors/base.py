@@ -18,7 +18,6 @@ ids are ``platform:native_id`` and indexing is idempotent, so that is harmless.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bluelamp import __version__
+from bluelamp.backoff import backoff_delay
 from bluelamp.errors import BluelampError
 from bluelamp.post import Post
 
@@ -118,12 +118,6 @@ class FetchPolicy:
     user_agent: str = USER_AGENT
 
 
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with equal jitter: at least half the step, at most the step."""
-    step = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return float(step / 2 + random.uniform(0, step / 2))
-
-
 def rate_limit_delay(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait according to the response's rate-limit headers, if they say.
 
@@ -139,24 +133,20 @@ def rate_limit_delay(headers: Mapping[str, str], now: float | None = None) -> fl
             return delay
     reset = headers.get("X-RateLimit-Reset")
     if reset is not None:
-        value = reset.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            return _date_delay(value, now)
-        if number != number or number in (float("inf"), float("-inf")):
-            return None
-        return max(0.0, number - now) if number > _EPOCH_THRESHOLD else max(0.0, number)
+        return _seconds_or_date(reset.strip(), now, epoch_ok=True)
     return None
 
 
-def _seconds_or_date(value: str, now: float) -> float | None:
+def _seconds_or_date(value: str, now: float, *, epoch_ok: bool = False) -> float | None:
+    """Seconds to wait from a header value: seconds, a date, or (if allowed) a Unix time."""
     try:
         number = float(value)
     except ValueError:
         return _date_delay(value, now)
     if number != number or number in (float("inf"), float("-inf")):
         return None
+    if epoch_ok and number > _EPOCH_THRESHOLD:
+        return max(0.0, number - now)
     return max(0.0, number)
 
 

@@ -9,7 +9,6 @@ keeps it and tries later).
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from bluelamp.backoff import backoff_delay
 from bluelamp.logging import get_logger
 from bluelamp.post import Post
 from bluelamp.settings import IndexerSettings
@@ -44,12 +44,6 @@ class BulkReport:
 class _Item:
     id: str
     lines: bytes  # action line + source line, newline-terminated
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with equal jitter: at least half the step, at most the step."""
-    step = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return float(step / 2 + random.uniform(0, step / 2))
 
 
 class BulkIndexer:
