@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 USER_AGENT = f"Bluelamp/{__version__} (+https://github.com/bluelamp; police social-media monitor)"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, below it a delay
+# Each platform spells its rate-limit headers its own way (lookups are case-insensitive):
+# Mastodon and Reddit ``X-RateLimit-*``, X ``x-rate-limit-*``, Bluesky ``RateLimit-*`` (IETF draft).
+RESET_HEADERS = ("X-RateLimit-Reset", "X-Rate-Limit-Reset", "RateLimit-Reset")
+REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Rate-Limit-Remaining", "RateLimit-Remaining")
 
 
 # ----------------------------------------------------------------- errors
@@ -126,14 +130,17 @@ def rate_limit_delay(headers: Mapping[str, str], now: float | None = None) -> fl
     ISO 8601 time (Mastodon); large numbers are taken as Unix times.
     """
     now = time.time() if now is None else now
+    if not isinstance(headers, CIMultiDict | CIMultiDictProxy):
+        headers = CIMultiDict(headers)
     retry_after = headers.get("Retry-After")
     if retry_after is not None:
         delay = _seconds_or_date(retry_after.strip(), now)
         if delay is not None:
             return delay
-    reset = headers.get("X-RateLimit-Reset")
-    if reset is not None:
-        return _seconds_or_date(reset.strip(), now, epoch_ok=True)
+    for name in RESET_HEADERS:
+        reset = headers.get(name)
+        if reset is not None:
+            return _seconds_or_date(reset.strip(), now, epoch_ok=True)
     return None
 
 
@@ -299,13 +306,25 @@ class HttpSource:
     def _error(self, cls: type[FetchError], message: str, url: str, **kw: Any) -> FetchError:
         return cls(message, source=self.name, url=url, **kw)
 
-    async def fetch(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpResponse:
-        """GET ``url``: a 2xx or 304 response with its whole body, or a FetchError.
+    async def fetch(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        data: Any = None,
+        json_body: Any = None,
+        auth: aiohttp.BasicAuth | None = None,
+    ) -> HttpResponse:
+        """``method url``: a 2xx or 304 response with its whole body, or a FetchError.
 
         Timeouts, connection errors, truncated bodies and 5xx are retried with
         jittered exponential backoff; 429 (and 503 with ``Retry-After``) waits
         as long as the platform says. Every wait is counted in ``health``.
+        Only use a non-GET method for requests that are safe to repeat (an
+        OAuth token exchange, creating a compliance job), since they are retried.
         """
+        request = _Request(method.upper(), url, dict(headers or {}), data, json_body, auth)
         if not self.breaker.allow():
             self.health.breaker = self.breaker.state
             raise CircuitOpen(
@@ -316,7 +335,7 @@ class HttpSource:
                 retryable=True,
             )
         try:
-            response = await self._fetch_with_retries(url, headers or {})
+            response = await self._fetch_with_retries(request)
         except RateLimited:
             raise  # the platform is healthy, only busy: not a breaker failure
         except FetchError:
@@ -327,8 +346,9 @@ class HttpSource:
         self.health.breaker = self.breaker.state
         return response
 
-    async def _fetch_with_retries(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
+    async def _fetch_with_retries(self, request: _Request) -> HttpResponse:
         policy = self.policy
+        url = request.url
         attempt = 0
         rate_limited = 0
         while True:
@@ -336,7 +356,7 @@ class HttpSource:
             attempt += 1
             self.health.requests += 1
             try:
-                return await self._attempt(url, headers)
+                return await self._attempt(request)
             except _RateLimit as limit:
                 rate_limited += 1
                 attempt -= 1  # waiting as told is not a failed try
@@ -377,10 +397,17 @@ class HttpSource:
             status=limit.status,
         )
 
-    async def _attempt(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
+    async def _attempt(self, request: _Request) -> HttpResponse:
         session = self._session_for_loop()
-        async with session.get(
-            url, headers=dict(headers), max_redirects=self.policy.max_redirects
+        url = request.url
+        async with session.request(
+            request.method,
+            url,
+            headers=request.headers,
+            data=request.data,
+            json=request.json_body,
+            auth=request.auth,
+            max_redirects=self.policy.max_redirects,
         ) as resp:
             status = resp.status
             if status == 429:
@@ -423,11 +450,19 @@ class HttpSource:
         return bytes(body)
 
     def _note_remaining(self, headers: Mapping[str, str]) -> None:
-        """``X-RateLimit-Remaining: 0``: hold the next request until the reset."""
-        remaining = headers.get("X-RateLimit-Remaining")
-        if remaining is None or remaining.strip() not in ("0", "0.0"):
+        """``X-RateLimit-Remaining: 0`` (or a platform's spelling): hold the next
+        request until the reset."""
+        remaining = next((headers[n] for n in REMAINING_HEADERS if n in headers), None)
+        if remaining is None:
             return
-        delay = rate_limit_delay({k: v for k, v in headers.items() if k.lower() != "retry-after"})
+        try:
+            if float(remaining.strip()) >= 1:  # Reddit's is a float such as "598.0"
+                return
+        except ValueError:
+            return
+        delay = rate_limit_delay(
+            CIMultiDict((k, v) for k, v in headers.items() if k.lower() != "retry-after")
+        )
         if delay is None:
             delay = self.policy.backoff_base_s
         self._not_before = max(self._not_before, time.monotonic() + delay)
@@ -452,6 +487,16 @@ class HttpSource:
             await asyncio.sleep(delay)
         finally:
             self.health.rate_limit_wait_s += time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    data: Any
+    json_body: Any
+    auth: aiohttp.BasicAuth | None
 
 
 class _RateLimit(Exception):
@@ -502,6 +547,33 @@ class Collector(ABC):
         """Release connections; the default has nothing to release."""
 
 
+class StreamCollector(ABC):
+    """A long-lived stream (a firehose, a streaming API). Subclasses set ``kind``
+    and implement :meth:`stream`; :mod:`collectors.supervisor` runs it, spools
+    each batch, saves the batch's cursor only after that, and reconnects from
+    the last saved cursor (with backoff) when the stream ends or fails."""
+
+    kind: str = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.health = SourceHealth(name)
+
+    @abstractmethod
+    def stream(self, cursor: str | None) -> AsyncIterator[CollectResult]:
+        """Connect, resume after ``cursor`` (None: from now), and yield batches.
+
+        Each batch's ``cursor`` is the position just after its last event, so
+        that resuming from it neither skips nor repeats an event. Yield small
+        batches often (e.g. every 200 events or 0.5 s, whichever comes first),
+        including empty ones with only a cursor on a quiet stream. Raise
+        :class:`CollectorError` on a failure worth reporting; return to end.
+        """
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""
+
+
 @dataclass
 class RunReport:
     source: str
@@ -535,7 +607,21 @@ async def run_once(collector: Collector, spool: Spool, cursors: CursorStore) -> 
             health,
             CollectorError(f"poll failed: {exc.__class__.__name__}: {exc}", source=collector.name),
         )
+    return await commit(collector.name, health, result, cursor, spool, cursors)
 
+
+async def commit(
+    source: str,
+    health: SourceHealth,
+    result: CollectResult,
+    old_cursor: str | None,
+    spool: Spool,
+    cursors: CursorStore,
+) -> RunReport:
+    """Spool one poll's or one stream batch's posts and deletions, then save the
+    new cursor: the order that makes collection at-least-once. Updates health;
+    a failure is in the report (the cursor is then not advanced)."""
+    report = RunReport(source)
     unique: dict[str, Post] = {}
     for post in result.posts:
         unique.setdefault(post.id, post)
@@ -555,22 +641,21 @@ async def run_once(collector: Collector, spool: Spool, cursors: CursorStore) -> 
                 SpoolError(
                     f"spool refused {len(unique)} posts and {len(deletes)} deletions;"
                     f" cursor not advanced: {exc.__class__.__name__}: {exc}",
-                    source=collector.name,
+                    source=source,
                 ),
             )
     report.spooled = len(unique)
     report.deletes = len(deletes)
 
-    if result.cursor is not None and result.cursor != cursor:
+    if result.cursor is not None and result.cursor != old_cursor:
         try:
-            await asyncio.to_thread(cursors.set, collector.name, result.cursor)
+            await asyncio.to_thread(cursors.set, source, result.cursor)
         except Exception as exc:  # posts are safe; the next poll repeats them
             return _failed(
                 report,
                 health,
                 CollectorError(
-                    f"posts spooled but the cursor could not be saved: {exc}",
-                    source=collector.name,
+                    f"posts spooled but the cursor could not be saved: {exc}", source=source
                 ),
             )
         report.cursor_saved = True

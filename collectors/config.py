@@ -8,20 +8,19 @@ the source and the field, e.g.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bluelamp.errors import ConfigError
+from collectors import registry
 from collectors.base import MAX_BODY_BYTES, FetchPolicy
 
 DEFAULT_SOURCES = Path("config/sources.yaml")
-# Kinds with a collector today. Planned: bluesky, mastodon, x, reddit, police_uk;
-# each will add a ``<Kind>Source`` model to ``SourceConfig`` below.
-PLANNED_KINDS = ("bluesky", "mastodon", "x", "reddit", "police_uk")
 
 
 class _Strict(BaseModel):
@@ -36,7 +35,10 @@ def http_url(value: str) -> str:
     return value
 
 
-class _SourceBase(_Strict):
+class SourceBase(_Strict):
+    """Fields every source has. A kind's model subclasses this and adds
+    ``kind: Literal["<kind>"]`` and its own fields (see collectors.registry)."""
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     enabled: bool = True
     interval_s: float = Field(300.0, ge=5, le=7 * 86_400)
@@ -53,31 +55,25 @@ class _SourceBase(_Strict):
         return FetchPolicy(**settings)
 
 
-class RssOptions(_Strict):
-    max_entries: int = Field(500, ge=1, le=10_000)  # entries read per poll, newest first
-    remember: int = Field(500, ge=0, le=5_000)  # entry ids kept in the cursor to skip repeats
+@cache
+def _sources_file_model() -> type[BaseModel]:
+    models = tuple(registry.source_models())
+    entry: Any = (
+        models[0]
+        if len(models) == 1
+        else Annotated[
+            Union[models],  # noqa: UP007 - a runtime-built union needs the subscript form
+            Field(discriminator="kind"),
+        ]
+    )
+    return create_model(
+        "SourcesFile",
+        __config__=ConfigDict(extra="forbid"),
+        sources=(list[entry], Field(default_factory=list)),
+    )
 
 
-class RssSource(_SourceBase):
-    kind: Literal["rss"]
-    url: str
-    options: RssOptions = Field(default_factory=RssOptions)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
-
-
-# One model per implemented kind, chosen by ``kind``.
-SourceConfig = Annotated[RssSource, Field(discriminator="kind")]
-
-
-class SourcesFile(_Strict):
-    sources: list[SourceConfig] = Field(default_factory=list)
-
-
-def load_sources(path: Path = DEFAULT_SOURCES, *, only_enabled: bool = False) -> list[RssSource]:
+def load_sources(path: Path = DEFAULT_SOURCES, *, only_enabled: bool = False) -> list[Any]:
     """Read and validate ``path``; a missing file means no sources."""
     if not path.is_file():
         return []
@@ -97,13 +93,18 @@ def parse_sources(data: Any, *, where: str = "sources", only_enabled: bool = Fal
     if isinstance(raw, list):
         for index, item in enumerate(raw):
             kind = item.get("kind") if isinstance(item, dict) else None
-            if kind in PLANNED_KINDS:
+            if isinstance(item, dict) and kind not in registry.KIND_MODULES:
+                raise ConfigError(
+                    f"{where}: {_label(raw, index)}: kind: unknown kind {kind!r}"
+                    f" (known: {', '.join(registry.KIND_MODULES)})"
+                )
+            if kind in registry.planned_kinds():
                 raise ConfigError(
                     f"{where}: {_label(raw, index)}: kind: {kind!r} is planned but has no"
-                    " collector yet (implemented: rss)"
+                    f" collector yet (implemented: {', '.join(registry.implemented_kinds())})"
                 )
     try:
-        parsed = SourcesFile.model_validate(data)
+        parsed: Any = _sources_file_model().model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{where}: {_problems(exc, raw)}") from exc
     seen: set[str] = set()
@@ -130,7 +131,7 @@ def _problems(exc: ValidationError, raw: Any) -> str:
         if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
             label = _label(raw, loc[1])
             rest = loc[2:]
-            if rest and rest[0] in ("rss",):  # the discriminator's tag
+            if rest and rest[0] in registry.KIND_MODULES:  # the discriminator's tag
                 rest = rest[1:]
             field = ".".join(str(p) for p in rest) or "source"
             if err["type"] in ("union_tag_invalid", "union_tag_not_found"):

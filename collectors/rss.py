@@ -21,16 +21,18 @@ import io
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import feedparser  # no stubs
 import nh3
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bluelamp.post import MAX_TEXT_CHARS, Author, Post, SourceRef, make_id
 from bluelamp.text import strip_invisible
 from collectors.base import Collector, CollectorError, CollectResult, HttpSource
-from collectors.config import RssSource
+from collectors.config import SourceBase, http_url
+from collectors.registry import BuildContext
 
 PLATFORM = "rss"
 # Elements whose content is never text a reader sees.
@@ -54,6 +56,32 @@ _DROP_CONTENT = {
 _TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
 _SPACE = re.compile(r"\s+")
 _MAX_URL = 4096
+
+
+class RssOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_entries: int = Field(500, ge=1, le=10_000)  # entries read per poll, newest first
+    remember: int = Field(500, ge=0, le=5_000)  # entry ids kept in the cursor to skip repeats
+
+
+class RssSource(SourceBase):
+    kind: Literal["rss"]
+    url: str
+    options: RssOptions = Field(default_factory=RssOptions)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value)
+
+
+SOURCE_MODEL = RssSource
+
+
+def build(config: SourceBase, context: BuildContext) -> RssCollector:
+    assert isinstance(config, RssSource)
+    return RssCollector(config)
 
 
 class FeedError(CollectorError):

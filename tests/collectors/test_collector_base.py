@@ -364,8 +364,7 @@ def test_sources_are_validated_with_name_and_field(tmp_path: Path) -> None:
         ({"name": "gmp", "kind": "rss", "url": "http://a", "interval_s": 0}, "interval_s"),
         ({"name": "gmp", "kind": "rss", "url": "http://a", "typo": 1}, "typo: Extra inputs"),
         ({"name": "gmp", "kind": "rss"}, "url: Field required"),
-        ({"name": "gmp", "kind": "bluesky"}, "planned but has no collector"),
-        ({"name": "gmp", "kind": "myspace"}, "kind: Input tag 'myspace'"),
+        ({"name": "gmp", "kind": "myspace"}, "kind: unknown kind 'myspace'"),
         ({"name": "gmp", "kind": "rss", "url": "http://a", "options": {"x": 1}}, "options.x"),
     ]
     for source, expected in cases:
@@ -380,3 +379,14 @@ def test_sources_are_validated_with_name_and_field(tmp_path: Path) -> None:
     bad.write_text("sources: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_sources(bad)
+
+
+def test_a_kind_without_its_module_is_reported_as_planned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from collectors import registry
+
+    monkeypatch.setitem(registry.KIND_MODULES, "futurenet", "collectors.futurenet_not_written")
+    with pytest.raises(ConfigError, match="kind: 'futurenet' is planned but has no collector"):
+        parse_sources({"sources": [{"name": "gmp", "kind": "futurenet"}]})
+    assert "futurenet" in registry.planned_kinds() and "rss" in registry.implemented_kinds()

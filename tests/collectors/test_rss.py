@@ -15,9 +15,8 @@ from sqlalchemy import create_engine, event
 from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors.base import FetchPolicy, HttpSource, run_once
-from collectors.config import RssSource
 from collectors.cursors import CursorStore
-from collectors.rss import FeedError, RssCollector, safe_url, to_plain_text
+from collectors.rss import FeedError, RssCollector, RssSource, safe_url, to_plain_text
 from tests.support.replay import Fault, ReplayServer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rss"

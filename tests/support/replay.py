@@ -13,18 +13,29 @@ and body). Faults are queued per path and each is used for one request (or
 
 Routes get a strong ETag (a hash of the body) and a Last-Modified; a request
 whose ``If-None-Match`` matches gets 304, as real servers do.
+
+Recorded API traffic (VCR.py YAML or Betamax JSON cassettes in
+``../shared/fixtures``) is served with :meth:`ReplayServer.add_cassette`:
+each interaction answers its method and path (and query, when the request's
+matches the recording exactly), with the recorded status, headers and body.
+Several interactions for one method and path are served in order, the last
+one repeating.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import yaml
 from aiohttp import web
 
 
@@ -94,11 +105,77 @@ class Fault:
 class SeenRequest:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    query: str = ""
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One recorded exchange from a cassette."""
+
+    method: str
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> str:
+        return _norm_query(urlsplit(self.url).query)
+
+
+def _norm_query(query: str) -> str:
+    return urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
+
+
+def _first(values: Any) -> str:
+    if isinstance(values, list):
+        return ", ".join(str(v) for v in values)
+    return str(values)
+
+
+def _body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, dict):
+        if body.get("base64_string"):
+            return base64.b64decode(body["base64_string"])
+        value = body.get("string", "")
+    else:
+        value = body
+    if isinstance(value, bytes):
+        return value
+    return str(value or "").encode("utf-8")
+
+
+def load_cassette(path: Path) -> list[Interaction]:
+    """A VCR.py YAML or Betamax JSON cassette as a list of interactions."""
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    out = []
+    for item in data.get("interactions") or data.get("http_interactions") or []:
+        request, response = item["request"], item["response"]
+        status = response["status"]
+        code = int(status["code"] if isinstance(status, dict) else status)
+        headers = {str(k): _first(v) for k, v in (response.get("headers") or {}).items()}
+        out.append(
+            Interaction(
+                request["method"].upper(), request["uri"], code, headers, _body(response["body"])
+            )
+        )
+    return out
 
 
 class ReplayServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        # (method, path, normalised query or None) -> recorded routes, served in order
+        self.recorded: dict[tuple[str, str, str | None], deque[Route]] = {}
         self.faults: dict[str, deque[Fault]] = {}
         self.requests: list[SeenRequest] = []
         self._runner: web.AppRunner | None = None
@@ -121,6 +198,46 @@ class ReplayServer:
         rest = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
         return self.add(path, Route(body, status, rest, content_type, conditional=False))
 
+    def add_recorded(self, interaction: Interaction) -> str:
+        """Serve one recorded exchange for its method and path (and exact query)."""
+        content_type = next(
+            (v for k, v in interaction.headers.items() if k.lower() == "content-type"),
+            "application/octet-stream",
+        )
+        rest = {k: v for k, v in interaction.headers.items() if k.lower() not in _HOP_HEADERS}
+        # Paging links point at the recorded host; point them here (call after start()).
+        parts = urlsplit(interaction.url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        for name in list(rest):
+            if name.lower() in ("link", "location") and self.port:
+                rest[name] = rest[name].replace(origin, self.url("").rstrip("/"))
+        route = Route(interaction.body, interaction.status, rest, content_type, conditional=False)
+        for query in (interaction.query, None):
+            key = (interaction.method, interaction.path, query)
+            self.recorded.setdefault(key, deque()).append(route)
+        return self.url(interaction.path)
+
+    def add_cassette(self, cassette: Path | list[Interaction]) -> list[Interaction]:
+        """Serve every interaction of a cassette; returns them (for assertions)."""
+        interactions = load_cassette(cassette) if isinstance(cassette, Path) else cassette
+        for interaction in interactions:
+            self.add_recorded(interaction)
+        return interactions
+
+    def _recorded_route(self, request: web.Request) -> Route | None:
+        for query in (_norm_query(request.query_string), None):
+            queue = self.recorded.get((request.method, request.path, query))
+            if queue:
+                route = queue[0]
+                if len(queue) > 1:
+                    queue.popleft()
+                    # keep the query-less queue in step with the exact one
+                    other = self.recorded.get((request.method, request.path, None))
+                    if query is not None and other and len(other) > 1 and other[0] is route:
+                        other.popleft()
+                return route
+        return None
+
     def inject(self, path: str, *faults: Fault) -> None:
         self.faults.setdefault(path, deque()).extend(faults)
 
@@ -133,8 +250,10 @@ class ReplayServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def hits(self, path: str) -> int:
-        return sum(1 for r in self.requests if r.path == path)
+    def hits(self, path: str, method: str | None = None) -> int:
+        return sum(
+            1 for r in self.requests if r.path == path and (method is None or r.method == method)
+        )
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> ReplayServer:
@@ -174,8 +293,11 @@ class ReplayServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        self.requests.append(SeenRequest(path, dict(request.headers)))
-        route = self.routes.get(path)
+        body = await request.read() if request.can_read_body else b""
+        self.requests.append(
+            SeenRequest(path, dict(request.headers), request.method, request.query_string, body)
+        )
+        route = self._recorded_route(request) or self.routes.get(path)
         fault = self._next_fault(path)
         if fault is not None:
             response = await self._fault(request, fault, route)
