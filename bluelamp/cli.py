@@ -32,10 +32,14 @@ engine_app = typer.Typer(help="Run the embedded search engine.", no_args_is_help
 spool_app = typer.Typer(help="Inspect the durable spool.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the audit ledger.", no_args_is_help=True)
 demo_app = typer.Typer(help="The bundled synthetic demo stream.", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="The sources Bluelamp collects from (config/sources.yaml).", no_args_is_help=True
+)
 app.add_typer(engine_app, name="engine")
 app.add_typer(spool_app, name="spool")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+app.add_typer(sources_app, name="sources")
 
 # Piped output is read by people too: give tables room instead of 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -609,6 +613,154 @@ def demo_load(
     out.print(f"demo: {totals.indexed} synthetic posts indexed")
 
 
+# -------------------------------------------------------------------- sources
+@sources_app.command("status")
+@handled
+def sources_status(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Each source's health as the running monitor last saved it."""
+    import json
+
+    from bluelamp.sources_status import source_status
+
+    rows = source_status(_settings())
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if not rows:
+        out.print("no sources configured (see config/sources.yaml)")
+        return
+    table = Table(
+        "source",
+        "kind",
+        "mode",
+        "status",
+        "last success",
+        "lag",
+        "items",
+        "deletes",
+        "errors",
+        "rate-limit wait",
+        "breaker",
+        "last error",
+    )
+    for row in rows:
+        h = row["health"] or {}
+        lag = h.get("lag_s")
+        table.add_row(
+            escape(row["name"]),
+            row["kind"],
+            row["mode"],
+            row["status"],
+            h.get("last_success_at") or "-",
+            f"{lag:.0f}s" if lag is not None else "-",
+            str(h.get("items_collected", 0)),
+            str(h.get("deletes_collected", 0)),
+            f"{h.get('errors', 0)}/{h.get('polls', 0)}",
+            f"{h.get('rate_limit_wait_s', 0.0):.0f}s ({h.get('rate_limit_hits', 0)})",
+            h.get("breaker", "-"),
+            escape((h.get("last_error") or "")[:160]),
+        )
+    out.print(table)
+
+
+@sources_app.command("check")
+@handled
+def sources_check() -> None:
+    """Validate config/sources.yaml and find each enabled source's credentials."""
+    from bluelamp.monitor import sources_path
+    from collectors import registry
+    from collectors.config import load_sources
+
+    settings = _settings()
+    path = sources_path(settings)
+    sources = load_sources(path)
+    bad = 0
+    for config in sources:
+        if not config.enabled:
+            out.print(f"  {escape(config.name)}: disabled")
+            continue
+        try:
+            registry.build(config, registry.BuildContext(settings))
+        except (BluelampError, ValueError) as exc:
+            bad += 1
+            out.print(f"  [red]{escape(config.name)}[/red]: {escape(str(exc))}")
+            continue
+        out.print(f"  {escape(config.name)} ({config.kind}): ready")
+    out.print(f"{path}: {len(sources)} sources, {bad} not ready")
+    if bad:
+        raise typer.Exit(1)
+
+
+@sources_app.command("run")
+@handled
+def sources_run(name: Annotated[str, typer.Argument(help="the source to poll once now")]) -> None:
+    """Poll one source now, spool what it finds, and report (for testing a source)."""
+    from bluelamp.monitor import sources_path
+    from bluelamp.pipeline import open_spool
+    from collectors import registry
+    from collectors.base import Collector, run_once
+    from collectors.config import load_sources
+    from collectors.cursors import CursorStore
+    from collectors.health_store import HealthStore
+
+    settings = _settings()
+    matches = [s for s in load_sources(sources_path(settings)) if s.name == name]
+    if not matches:
+        raise BluelampError(f"no source named {name!r} in {sources_path(settings)}")
+    collector = registry.build(matches[0], registry.BuildContext(settings))
+    if not isinstance(collector, Collector):
+        raise BluelampError(f"{name!r} is not a polled source; `bluelamp collect` runs streams")
+
+    async def main() -> Any:
+        spool = open_spool(settings)
+        cursors = CursorStore(settings.state_url)
+        try:
+            report = await run_once(collector, spool, cursors)
+            HealthStore(cursors.engine).save(collector.health)
+            return report
+        finally:
+            await collector.close()
+            spool.close()
+            cursors.close()
+
+    report = run_async(main())
+    for warning in report.warnings:
+        out.print(f"  warning: {escape(warning)}", highlight=False)
+    if report.error is not None:
+        out.print(f"[red]failed[/red]: {escape(str(report.error))}", highlight=False)
+        raise typer.Exit(1)
+    cursor = "saved" if report.cursor_saved else "unchanged"
+    out.print(
+        f"{name}: {report.spooled} posts and {report.deletes} deletions spooled"
+        f" ({report.duplicates} duplicates dropped); cursor {cursor}"
+    )
+
+
+@app.command()
+@handled
+def collect(
+    drain: Annotated[bool, typer.Option(help="also index what is collected")] = True,
+) -> None:
+    """Run every enabled source (and the drain into the index) until Ctrl-C."""
+    import signal
+
+    from bluelamp.monitor import Monitor
+
+    settings = _settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        out.print("collecting; Ctrl-C to stop")
+        await Monitor(settings, drain=drain).run_until(stop)
+
+    run_async(main())
+
+
 # ---------------------------------------------------------------------- serve
 @app.command()
 @handled
@@ -623,7 +775,7 @@ def serve(
 
     settings = _settings()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, collect=settings.collectors.run_in_serve),
         host=host or settings.web.host,
         port=port or settings.web.port,
         log_level="warning",

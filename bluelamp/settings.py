@@ -106,6 +106,16 @@ class NlpSettings(_Section):
     neighbourhoods: Path | None = None  # GeoJSON polygons with a "name" property
 
 
+class CollectorsSettings(_Section):
+    """Where the list of sources is, and whether `serve` runs them (docs/operators/sources/)."""
+
+    sources_file: Path = Path("config/sources.yaml")
+    # `bluelamp serve` also runs the enabled sources and drains the spool in the background.
+    run_in_serve: bool = True
+    # Seconds to let running polls finish on shutdown before they are cancelled.
+    shutdown_grace_s: float = Field(10.0, ge=0)
+
+
 class StateSettings(_Section):
     # SQLAlchemy URL; empty means SQLite in the data directory.
     url: str | None = None
@@ -136,6 +146,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     spool: SpoolSettings = SpoolSettings()
     nlp: NlpSettings = NlpSettings()
+    collectors: CollectorsSettings = CollectorsSettings()
     state: StateSettings = StateSettings()
     web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()

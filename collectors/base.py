@@ -179,6 +179,7 @@ class SourceHealth:
     """Figures an operator reads to see whether a source is keeping up."""
 
     source: str
+    kind: str = ""
     last_success_at: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
@@ -193,6 +194,10 @@ class SourceHealth:
     rate_limit_hits: int = 0
     lag_s: float | None = None  # newest item's age when it was collected
     breaker: Literal["closed", "open", "half_open"] = "closed"
+    skipped_runs: int = 0  # polls not started because the previous one overran its interval
+    reconnects: int = 0  # stream reconnections
+    last_run_s: float | None = None  # how long the last poll (or stream connection) took
+    connected: bool | None = None  # streams: connected now; None for polled sources
 
     def record_error(self, error: BaseException) -> None:
         self.errors += 1
@@ -533,7 +538,7 @@ class Collector(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.health = SourceHealth(name)
+        self.health = SourceHealth(name, kind=self.kind)
 
     @abstractmethod
     async def poll(self, cursor: str | None) -> CollectResult:
@@ -557,7 +562,7 @@ class StreamCollector(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.health = SourceHealth(name)
+        self.health = SourceHealth(name, kind=self.kind, connected=False)
 
     @abstractmethod
     def stream(self, cursor: str | None) -> AsyncIterator[CollectResult]:
@@ -596,6 +601,7 @@ async def run_once(collector: Collector, spool: Spool, cursors: CursorStore) -> 
     report = RunReport(collector.name)
     health = collector.health
     health.polls += 1
+    started = time.monotonic()
     try:
         cursor = await asyncio.to_thread(cursors.get, collector.name)
         result = await collector.poll(cursor)
@@ -607,6 +613,8 @@ async def run_once(collector: Collector, spool: Spool, cursors: CursorStore) -> 
             health,
             CollectorError(f"poll failed: {exc.__class__.__name__}: {exc}", source=collector.name),
         )
+    finally:
+        health.last_run_s = round(time.monotonic() - started, 3)
     return await commit(collector.name, health, result, cursor, spool, cursors)
 
 

@@ -34,6 +34,7 @@ KIND_MODULES: dict[str, str] = {
     "x": "collectors.x",
     "reddit": "collectors.reddit",
     "police_uk": "collectors.police_uk",
+    "webhook": "collectors.webhook",
 }
 
 
@@ -50,11 +51,17 @@ class BuildContext:
 def _module(kind: str) -> ModuleType | None:
     name = KIND_MODULES[kind]
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name == name:  # the kind is planned but not written yet
             return None
         raise
+    if getattr(module, "__file__", None) is None:  # a bare folder (namespace package)
+        return None
+    for attribute in ("SOURCE_MODEL", "build"):
+        if not hasattr(module, attribute):
+            raise ImportError(f"{name} must define {attribute} (see collectors/registry.py)")
+    return module
 
 
 def implemented_kinds() -> list[str]:

@@ -24,9 +24,22 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bluelamp import __version__
 from bluelamp.audit import AuditLedger, AuditRefused, Justification
 from bluelamp.errors import BluelampError
-from bluelamp.pipeline import layout_for, open_engine
+from bluelamp.monitor import Monitor, sources_path
+from bluelamp.pipeline import layout_for, open_engine, open_spool
 from bluelamp.settings import Settings
+from bluelamp.sources_status import source_status
+from bluelamp.spool import Spool
 from bluelamp.text import display_text
+from collectors import registry
+from collectors.base import CollectorError, SourceHealth
+from collectors.config import load_sources
+from collectors.health_store import HealthStore
+from collectors.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookReceiver,
+    WebhookRejected,
+)
 from indexer.engine import EngineError, SearchEngine
 from indexer.search import PostQuery, SearchResult, search_posts
 
@@ -50,11 +63,20 @@ def _templates() -> Environment:
     return env
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, collect: bool = False) -> FastAPI:
+    """The web app. With ``collect``, it also runs the monitor (every enabled
+    source, and the drain into the index) in the background while it serves."""
     templates = _templates()
     ledger = AuditLedger(settings.state_url)
     layout = layout_for(settings)
     holder: dict[str, SearchEngine] = {}
+    webhooks = _webhooks(settings)
+    spool_holder: dict[str, Spool] = {}
+
+    def spool() -> Spool:
+        if "spool" not in spool_holder:
+            spool_holder["spool"] = open_spool(settings)
+        return spool_holder["spool"]
 
     async def engine() -> SearchEngine:
         if "engine" not in holder:
@@ -63,9 +85,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if "engine" in holder:
-            await holder.pop("engine").close()
+        monitor = Monitor(settings) if collect else None
+        if monitor is not None:
+            await monitor.start()
+        try:
+            yield
+        finally:
+            if monitor is not None:
+                await monitor.stop()
+            if "engine" in holder:
+                await holder.pop("engine").close()
+            if "spool" in spool_holder:
+                spool_holder.pop("spool").close()
 
     app = FastAPI(title="Bluelamp", version=__version__, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -204,6 +235,72 @@ def create_app(settings: Settings) -> FastAPI:
             }
         )
 
+    @app.get("/api/v1/sources")
+    async def api_sources() -> JSONResponse:
+        """Each configured source and its health (operational data: no personal data)."""
+        try:
+            rows = await asyncio.to_thread(source_status, settings)
+        except BluelampError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        return JSONResponse({"sources": rows})
+
+    @app.post("/api/v1/webhooks/{name}")
+    async def webhook(name: str, request: Request) -> JSONResponse:
+        """Posts pushed by another tool, HMAC-signed (collectors/webhook.py)."""
+        receiver = webhooks.get(name)
+        if isinstance(receiver, str):  # configured but not usable, e.g. secret unset
+            return JSONResponse({"error": f"webhook {name!r} not ready: {receiver}"}, 503)
+        if receiver is None:
+            return JSONResponse({"error": f"no webhook source named {name!r}"}, 404)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > receiver.config.max_body_bytes:
+            return JSONResponse({"error": "body too large"}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > receiver.config.max_body_bytes:
+                return JSONResponse({"error": "body too large"}, 413)
+        try:
+            receiver.verify(
+                bytes(body),
+                request.headers.get(TIMESTAMP_HEADER),
+                request.headers.get(SIGNATURE_HEADER),
+            )
+            parsed = receiver.parse(bytes(body))
+        except WebhookRejected as exc:
+            receiver.health.record_error(CollectorError(exc.reason, source=name, status=exc.status))
+            await asyncio.to_thread(_save_health, settings, receiver.health)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        unique = list({p.id: p for p in parsed.posts}.values())
+        try:
+            await asyncio.to_thread(spool().put, unique)
+        except Exception as exc:
+            return JSONResponse({"error": f"not accepted, try again: {exc}"}, 503)
+        await asyncio.to_thread(
+            ledger.record,
+            "ingest",
+            Justification(f"push from webhook source {name}", None, actor=f"webhook:{name}"),
+            {"via": "webhook", "accepted": len(unique), "rejected": len(parsed.rejects)},
+        )
+        health = receiver.health
+        health.polls += 1
+        health.items_collected += len(unique)
+        health.last_success_at = datetime.now(UTC)
+        if parsed.rejects:
+            health.last_warning = f"{len(parsed.rejects)} records rejected; first: " + str(
+                parsed.rejects[0]["reason"]
+            )
+        await asyncio.to_thread(_save_health, settings, health)
+        status = 202 if unique or not parsed.rejects else 422
+        return JSONResponse(
+            {
+                "accepted": len(unique),
+                "duplicates": len(parsed.posts) - len(unique),
+                "rejected": parsed.rejects[:100],
+            },
+            status_code=status,
+        )
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         try:
@@ -224,6 +321,34 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     return app
+
+
+def _webhooks(settings: Settings) -> dict[str, WebhookReceiver | str]:
+    """Configured webhook sources: a receiver, or why it cannot receive."""
+    out: dict[str, WebhookReceiver | str] = {}
+    try:
+        configs = load_sources(sources_path(settings))
+    except BluelampError:
+        return out  # `bluelamp sources check` reports the file's problems
+    for config in configs:
+        if config.kind != "webhook" or not config.enabled:
+            continue
+        try:
+            built = registry.build(config, registry.BuildContext(settings))
+        except (BluelampError, ValueError) as exc:
+            out[config.name] = str(exc)
+            continue
+        assert isinstance(built, WebhookReceiver)
+        out[config.name] = built
+    return out
+
+
+def _save_health(settings: Settings, health: SourceHealth) -> None:
+    store = HealthStore(settings.state_url)
+    try:
+        store.save(health)
+    finally:
+        store.close()
 
 
 def _cookie_purpose(request: Request) -> tuple[str, str | None]:
