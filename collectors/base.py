@@ -286,6 +286,11 @@ class HttpSource:
         self._session: aiohttp.ClientSession | None = None
         self._not_before = 0.0  # monotonic time before which we must not call (remaining: 0)
 
+    def session(self) -> aiohttp.ClientSession:
+        """The source's one session, for a stream that reads a response
+        incrementally (its own per-request timeout) instead of via fetch()."""
+        return self._session_for_loop()
+
     def _session_for_loop(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             p = self.policy

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import json
 from collections import deque
@@ -163,11 +164,11 @@ def load_cassette(path: Path) -> list[Interaction]:
         status = response["status"]
         code = int(status["code"] if isinstance(status, dict) else status)
         headers = {str(k): _first(v) for k, v in (response.get("headers") or {}).items()}
-        out.append(
-            Interaction(
-                request["method"].upper(), request["uri"], code, headers, _body(response["body"])
-            )
-        )
+        body = _body(response["body"])
+        encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "")
+        if "gzip" in encoding.lower() and body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)  # served without Content-Encoding (a hop header here)
+        out.append(Interaction(request["method"].upper(), request["uri"], code, headers, body))
     return out
 
 
