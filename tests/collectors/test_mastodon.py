@@ -10,6 +10,7 @@ the recorded status JSON following Mastodon's documented formats, and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 from collections.abc import AsyncIterator
@@ -41,10 +42,12 @@ from collectors.mastodon import (
     MastodonSource,
     MastodonStream,
     SseDecoder,
+    dump_cursor,
     parse_links,
     status_to_post,
     streaming_base_from,
 )
+from collectors.supervisor import StreamPolicy, supervise
 from tests.collectors.test_rss import assert_safe
 from tests.support.replay import Fault, Interaction, ReplayServer, load_cassette
 
@@ -566,15 +569,21 @@ def sse(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
+DROP = b"\x00drop"  # script step: abort the connection here (no clean end of the response)
+HOLD = b"\x00hold"  # script step: keep the connection open until the server shuts down
+
+
 class SseServer:
     """A loopback streaming server: each connection plays the next script of
-    server-sent events (built from recorded status JSON), then closes."""
+    server-sent events (built from recorded status JSON), then closes; the
+    ``DROP`` and ``HOLD`` steps drop the connection or keep it open."""
 
     def __init__(self) -> None:
         self.scripts: list[list[bytes]] = []
         self.requests: list[web.Request] = []
         self.status = 200
         self._runner: web.AppRunner | None = None
+        self._released = asyncio.Event()
         self.port = 0
 
     async def __aenter__(self) -> SseServer:
@@ -589,6 +598,7 @@ class SseServer:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
+        self._released.set()
         await self._runner.cleanup()
 
     @property
@@ -602,9 +612,19 @@ class SseServer:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         for chunk in self.scripts.pop(0) if self.scripts else []:
+            if chunk is DROP:
+                assert request.transport is not None
+                request.transport.abort()
+                # End the handler as aiohttp does when a client goes away, so
+                # it does not try (and log failing) to finish the response.
+                raise asyncio.CancelledError
+            if chunk is HOLD:
+                await self._released.wait()
+                break
             await response.write(chunk)
             await asyncio.sleep(0.01)
-        await response.write_eof()
+        with contextlib.suppress(ConnectionResetError):  # after HOLD the client may be gone
+            await response.write_eof()
         return response
 
 
@@ -681,6 +701,65 @@ async def test_stream_updates_deletes_edits_then_reconnect_with_backfill(
     ids = [p.id for p in spooled(spool)][3:]  # backfill pages are newest first
     assert sorted(ids) == [post_id(server, x["id"]) for x in (s[4], s[5], s[6])]
     assert json.loads(cursors.get("stream") or "") == {"min_id": s[6]["id"]}
+
+
+async def test_supervised_stream_survives_a_dropped_connection_and_loses_nothing(
+    server: ReplayServer, spool: Spool, cursors: CursorStore
+) -> None:
+    """The real stream supervisor: the streaming server drops the connection
+    mid-event; the supervisor reconnects from the saved cursor, the REST
+    backfill brings what was missed, and every status is spooled exactly once."""
+    s = list_statuses()
+    # s[0] was collected by an earlier run. The REST timeline (hand-built min_id
+    # pages from recorded statuses) first holds s[1]; by the reconnect, s[2..4]
+    # too. Its exact min_id is where the drop left the cursor (s[1] from the first
+    # backfill, or s[2] if the live event was read before the drop), so both exist.
+    # Repeated queries are served in order: the first min_id=s[1] request (the
+    # first connection's catch-up check) gets [], the second the three new ones.
+    server.add_cassette(min_id_pages(TAG_PATH, s[:2], s[0]["id"], limit=40))
+    server.add_cassette(min_id_pages(TAG_PATH, s[:5], s[1]["id"], limit=40))
+    server.add_cassette(min_id_pages(TAG_PATH, s[:5], s[2]["id"], limit=40))
+    cursors.set("sup", dump_cursor(s[0]["id"]))
+    async with SseServer() as sse_server:
+        sse_server.scripts = [
+            # s[1] again (already backfilled), s[2] live, then s[3] cut off mid-event.
+            [
+                sse("update", json.dumps(s[1])),
+                sse("update", json.dumps(s[2])),
+                sse("update", json.dumps(s[3]))[:50],
+                DROP,
+            ],
+            # After the reconnect's backfill: s[4] again (arrived meanwhile), s[5] new.
+            [sse("update", json.dumps(s[4])), b":thump\n", sse("update", json.dumps(s[5])), HOLD],
+        ]
+        config = source(
+            server, "sup", stream=True, streaming_url=sse_server.url, options={"batch_s": 0.05}
+        )
+        stream = registry.build(config)
+        assert isinstance(stream, MastodonStream)
+        stream.http = HttpSource("sup", fast_policy(), health=stream.health)
+        stream.api.http = stream.http
+
+        stop, caught_up = asyncio.Event(), asyncio.Event()
+
+        def on_batch(_: object) -> None:
+            if cursors.get("sup") == dump_cursor(s[5]["id"]):
+                caught_up.set()
+
+        policy = StreamPolicy(backoff_base_s=0.01, backoff_max_s=0.05)
+        task = asyncio.create_task(
+            supervise(stream, spool, cursors, stop=stop, policy=policy, on_batch=on_batch)
+        )
+        try:
+            await asyncio.wait_for(caught_up.wait(), timeout=20)
+        finally:
+            stop.set()
+            await task
+    assert len(sse_server.requests) == 2
+    assert stream.health.reconnects >= 1
+    assert "stream broke" in (stream.health.last_error or "")
+    assert_once(spool, {post_id(server, x["id"]) for x in s[1:6]})
+    assert json.loads(cursors.get("sup") or "") == {"min_id": s[5]["id"]}
 
 
 async def test_stream_refused_is_an_error_with_context_and_no_token(
