@@ -39,12 +39,10 @@ class ComplianceOptions(_Strict):
 
 
 class StreamOptions(_Strict):
-    """Filtered-stream connection handling (X's own reconnect advice as defaults)."""
+    """Filtered-stream reading. Reconnecting (and its backoff) is the stream
+    supervisor's job, the same for every stream kind, so it is not set here."""
 
     stall_timeout_s: float = Field(30.0, gt=0, le=600)  # X sends a keep-alive every 20 s
-    backoff_base_s: float = Field(5.0, gt=0, le=600)
-    backoff_max_s: float = Field(320.0, gt=0, le=3_600)
-    max_failures: int = Field(10, ge=1, le=1_000)  # consecutive failed connects, then raise
     batch_max: int = Field(200, ge=1, le=10_000)  # posts per yielded batch
     batch_s: float = Field(0.5, gt=0, le=60)  # or this long after a batch's first post
 

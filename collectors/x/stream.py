@@ -1,6 +1,12 @@
 """The filtered stream (``GET /2/tweets/search/stream``) as a :class:`StreamCollector`.
 
-Rules: the source's ``rules`` are synced to X once per connection cycle via
+One call of :meth:`XStreamCollector.stream` is one connection: sync the
+rules, back-fill with recent search since the cursor's newest id, connect,
+yield batches, and end with a :class:`CollectorError` (source, URL, status)
+when the connection ends or fails. Reconnecting, with jittered backoff from
+the last saved cursor, is :func:`collectors.supervisor.supervise`'s job.
+
+Rules: the source's ``rules`` are synced to X at each connection via
 ``POST /2/tweets/search/stream/rules``. An app has one rule set shared by
 every client, so Bluelamp only touches rules whose tag starts with
 ``bluelamp/<source>/``: it adds the configured ones that are missing and
@@ -8,23 +14,28 @@ deletes its own that are no longer configured, and leaves other rules alone.
 Posts that match none of this source's rules are not collected.
 
 The stream is newline-delimited JSON with a blank keep-alive line about every
-20 s. A post is yielded in a batch of up to ``batch_max`` posts, flushed
-after ``batch_s`` or at the next keep-alive, whichever comes first.
+20 s. Posts are yielded in batches of up to ``batch_max``, flushed ``batch_s``
+after a batch's first post even when the stream then goes quiet; a keep-alive
+with nothing pending yields an empty batch, so a quiet stream still shows as
+connected and alive.
 
 X streams cannot resume: what was posted while disconnected is never sent.
-So each (re)connection first back-fills with recent search (one search per
-rule, ``since_id`` = the newest post seen), then connects. Reconnects back
-off exponentially (``backoff_base_s`` .. ``backoff_max_s``; a 429 waits as
-long as X says); after ``max_failures`` failures in a row with nothing
-collected in between, :meth:`stream` raises and the supervisor takes over.
-Back-fill is limited by recent search itself (7 days, ``max_pages``) and by
-arrival order: a post delivered late with an id below the newest seen is
-not re-fetched.
+So each connection first back-fills with recent search (one search per rule,
+``since_id`` = the cursor's newest post). Back-fill is limited by recent
+search itself (7 days, ``max_pages``) and by arrival order: a post delivered
+late with an id below the newest seen is not re-fetched.
+
+A 429 on connect ("too many connections", usually another client on the
+app's one allowed connection) is rare; it raises :class:`RateLimited` with
+X's wait, and the supervisor backs off (up to 120 s by default) and retries.
+401 and 403 raise at once with a hint; the supervisor keeps retrying them at
+its longest backoff, so fixing the token or tier needs no restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -32,14 +43,15 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
-from bluelamp.backoff import backoff_delay
 from bluelamp.post import Post
 from collectors.base import (
     CollectorError,
     CollectResult,
     FetchError,
     HttpSource,
+    RateLimited,
     StreamCollector,
     rate_limit_delay,
 )
@@ -51,18 +63,20 @@ from collectors.x.search import Clock, load_state, search, utc_now, window_start
 
 STREAM_PATH = "/2/tweets/search/stream"
 RULES_PATH = "/2/tweets/search/stream/rules"
+# A pending compliance job is checked at most this often: batches come every
+# fraction of a second and X allows about 150 job look-ups per 15 minutes.
+COMPLIANCE_CHECK_S = 60.0
+READ_BUFSIZE = 1 << 20  # aiohttp allows lines of twice this
+_HINTS = {
+    401: "the bearer token is wrong or revoked: regenerate it in the X developer portal"
+    " and update the secret",
+    403: "the app's project lacks access to this endpoint (the filtered stream needs the Pro"
+    " or Enterprise tier) or the app is not attached to a project: check the developer portal",
+}
 
 
 def tag_prefix(source: str) -> str:
     return f"bluelamp/{source}/"
-
-
-class _Retry(Exception):
-    """The connection ended or failed in a way worth reconnecting after."""
-
-    def __init__(self, reason: str, wait_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.wait_s = wait_s
 
 
 async def sync_rules(api: XApi, rules: list[XRule]) -> dict[str, int]:
@@ -107,50 +121,24 @@ class XStreamCollector(StreamCollector):
         self.clock = clock
         self.connections = 0  # stream connections opened (for operators and tests)
         self._tags = {tag_prefix(config.name) + r.tag: r.tag for r in config.rules}
+        self._compliance_at: float | None = None  # monotonic time of the last step
 
     async def close(self) -> None:
         await self.http.close()
 
     async def stream(self, cursor: str | None) -> AsyncIterator[CollectResult]:
+        """One connection: rules, back-fill, then the stream until it ends (an error)."""
         state = load_state(cursor)
-        options = self.config.options.stream
-        failures = 0
-        rules_synced = False
-        while True:
-            try:
-                if not rules_synced:
-                    await sync_rules(self.api, self.config.rules)
-                    rules_synced = True
-                async for batch in self._backfill(state):
-                    failures = 0
-                    yield batch
-                async for batch in self._connect(state):
-                    failures = 0
-                    yield batch
-                reason, wait_s = "stream closed by X", None
-            except _Retry as exc:
-                reason, wait_s = str(exc), exc.wait_s
-            except CollectorError as exc:
-                if not exc.retryable and (exc.status is None or exc.status < 500):
-                    raise  # 401/403, refused rules: reconnecting will not help
-                reason, wait_s = str(exc), getattr(exc, "wait_s", None)
-            failures += 1
-            self.health.record_error(
-                CollectorError(
-                    f"{reason}; reconnect {failures} of {options.max_failures}",
-                    source=self.name,
-                    url=self.api.url(STREAM_PATH),
-                )
-            )
-            if failures >= options.max_failures:
-                raise CollectorError(
-                    f"stream failed {failures} times in a row; last: {reason}",
-                    source=self.name,
-                    url=self.api.url(STREAM_PATH),
-                    retryable=True,
-                )
-            delay = backoff_delay(failures, options.backoff_base_s, options.backoff_max_s)
-            await asyncio.sleep(max(delay, wait_s or 0.0))
+        try:
+            await sync_rules(self.api, self.config.rules)
+            async for batch in self._backfill(state):
+                yield batch
+        except CollectorError as exc:
+            # A revoked token is usually first refused here, before the stream itself.
+            exc.hint = exc.hint or _HINTS.get(exc.status or 0)
+            raise
+        async for batch in self._connect(state):
+            yield batch
 
     # ------------------------------------------------------------ back-fill
     async def _backfill(self, state: dict[str, Any]) -> AsyncIterator[CollectResult]:
@@ -188,6 +176,7 @@ class XStreamCollector(StreamCollector):
         options = self.config.options.stream
         policy = self.http.policy
         url = self.api.url(STREAM_PATH, expansion_params())
+        where = self.api.url(STREAM_PATH)  # errors name the endpoint, not every field asked for
         # One session per source (HttpSource's), without its whole-request timeout:
         # a stream is open for days; only a silence longer than the keep-alive matters.
         session = self.http.session()
@@ -197,57 +186,105 @@ class XStreamCollector(StreamCollector):
         self.health.requests += 1
         self.connections += 1
         try:
-            async with session.get(url, headers=self.api.auth_headers(), timeout=timeout) as resp:
-                self._check_status(resp, url)
-                async for batch in self._read(resp, state):
-                    yield batch
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            # ValueError: aiohttp refuses a line longer than its buffer (a hostile stream).
-            raise _Retry(_describe(exc)) from exc
+            response = await session.get(
+                url,
+                headers=self.api.auth_headers(),
+                timeout=timeout,
+                # Lines up to 2 MiB: a long post with its includes can pass aiohttp's
+                # default 128 KiB; anything longer is hostile and ends the connection.
+                read_bufsize=READ_BUFSIZE,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._error(
+                f"could not connect: {_describe(exc, reading=False)}", where, None
+            ) from exc
+        async with response:
+            if response.status != 200:
+                raise await self._refused(response, where)
+            yield CollectResult()  # connected: the supervisor shows it before the first post
+            async for batch in self._read(response, state, where):
+                yield batch
 
-    def _check_status(self, resp: aiohttp.ClientResponse, url: str) -> None:
-        if resp.status == 200:
-            return
-        if resp.status == 429:  # too many connections: X says when to come back
-            raise _Retry("HTTP 429 (rate limited)", rate_limit_delay(resp.headers))
-        if resp.status >= 500:
-            raise _Retry(f"HTTP {resp.status} {resp.reason or ''}".strip())
-        raise FetchError(
-            f"stream refused: {resp.reason or ''}".strip(),
+    async def _refused(self, resp: aiohttp.ClientResponse, url: str) -> CollectorError:
+        """The error for a connection X did not accept, with X's reason when it gives one."""
+        status = resp.status
+        said = await _problem(resp)
+        reason = f"stream refused: {said or resp.reason or 'no reason given'}"
+        if status == 429:
+            wait = rate_limit_delay(resp.headers)
+            self.health.rate_limit_hits += 1
+            asks = f"the platform asks for {wait:.0f}s" if wait is not None else "no wait given"
+            return RateLimited(
+                f"rate limited ({reason}); {asks}",
+                wait_s=wait or 0.0,
+                source=self.name,
+                url=url,
+                status=status,
+            )
+        return FetchError(
+            reason,
             source=self.name,
             url=url,
-            status=resp.status,
+            status=status,
+            retryable=status >= 500,
+            hint=_HINTS.get(status),
         )
 
     async def _read(
-        self, resp: aiohttp.ClientResponse, state: dict[str, Any]
+        self, resp: aiohttp.ClientResponse, state: dict[str, Any], url: str
     ) -> AsyncIterator[CollectResult]:
+        """Batches from the open stream; ends with a CollectorError, after flushing."""
         options = self.config.options.stream
+        loop = asyncio.get_running_loop()
         posts: list[Post] = []
         warnings: list[str] = []
-        first_at: float | None = None
+        due_at: float | None = None  # when the part-filled batch goes out
         number = 0
-        while True:
-            line = await resp.content.readline()
-            if not line:  # EOF: X closed the stream
-                if posts or warnings:
+        # The read in progress is never cancelled to flush a batch: cancelling
+        # readline() mid-line would drop the bytes it had already taken.
+        pending: asyncio.Task[bytes] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.create_task(resp.content.readline())
+                    pending.add_done_callback(_retrieve)
+                wait = None if due_at is None else max(0.0, due_at - loop.time())
+                done, _ = await asyncio.wait({pending}, timeout=wait)
+                if not done:  # quiet since the batch began: send it now
                     yield await self._batch(state, posts, warnings, self.clock())
-                return
-            number += 1
-            text = line.strip()
-            if text:
-                disconnect = self._message(text, number, posts, warnings)
-                if first_at is None and (posts or warnings):
-                    first_at = time.monotonic()
-                if disconnect:
+                    posts, warnings, due_at = [], [], None
+                    continue
+                task, pending = pending, None
+                try:
+                    line = task.result()
+                except (TimeoutError, aiohttp.ClientError, HttpProcessingError) as exc:
+                    # HttpProcessingError: a line longer than the buffer allows (hostile).
                     if posts or warnings:
                         yield await self._batch(state, posts, warnings, self.clock())
-                    raise _Retry(disconnect)
-            keep_alive = not text
-            due = first_at is not None and time.monotonic() - first_at >= options.batch_s
-            if (posts or warnings) and (keep_alive or due or len(posts) >= options.batch_max):
-                yield await self._batch(state, posts, warnings, self.clock())
-                posts, warnings, first_at = [], [], None
+                    raise self._error(_describe(exc), url, resp.status) from exc
+                ended = "stream closed by X" if not line else ""
+                number += 1
+                text = line.strip()
+                if text:
+                    ended = self._message(text, number, posts, warnings)
+                    if due_at is None and (posts or warnings):
+                        due_at = loop.time() + options.batch_s
+                if ended:
+                    if posts or warnings:
+                        yield await self._batch(state, posts, warnings, self.clock())
+                    raise self._error(ended, url, resp.status)
+                if posts or warnings:
+                    if not text or len(posts) >= options.batch_max:
+                        yield await self._batch(state, posts, warnings, self.clock())
+                        posts, warnings, due_at = [], [], None
+                elif not text:  # a keep-alive on a quiet stream
+                    yield await self._idle(state)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    def _error(self, message: str, url: str, status: int | None) -> CollectorError:
+        return CollectorError(message, source=self.name, url=url, status=status, retryable=True)
 
     def _message(self, text: bytes, number: int, posts: list[Post], warnings: list[str]) -> str:
         """Handle one stream line; returns a reason when X says it is disconnecting."""
@@ -286,6 +323,21 @@ class XStreamCollector(StreamCollector):
         posts.append(post)
         return ""
 
+    async def _idle(self, state: dict[str, Any]) -> CollectResult:
+        """A keep-alive with nothing pending: still a chance for a due compliance step."""
+        if self._compliance_ready(state.get("compliance") or {}, self.clock()):
+            return await self._batch(state, [], [], self.clock())
+        return CollectResult()
+
+    def _compliance_ready(self, compliance: dict[str, Any], now: datetime) -> bool:
+        if not compliance:
+            return True  # the first batch starts the compliance clock (no request)
+        recent = (
+            self._compliance_at is not None
+            and time.monotonic() - self._compliance_at < COMPLIANCE_CHECK_S
+        )
+        return not recent and self.compliance.due(compliance, now)
+
     async def _batch(
         self, state: dict[str, Any], posts: list[Post], warnings: list[str], now: datetime
     ) -> CollectResult:
@@ -300,14 +352,16 @@ class XStreamCollector(StreamCollector):
         deletes: list[str] = []
         compliance = state.get("compliance") or {}
         warnings = list(warnings)
-        if self.compliance.due(compliance, now) or not compliance:
+        if self._compliance_ready(compliance, now):
+            self._compliance_at = time.monotonic()
             compliance, outcome = await self.compliance.step(compliance, ids, now)
             deletes = outcome.deletes
             deleted = {d.split(":", 1)[1] for d in deletes}
             ids = [i for i in ids if i not in deleted]
             warnings.extend(outcome.warnings)
-        # The state is updated in place: the next batch (and a reconnect's back-fill)
-        # builds on it; the supervisor saves each batch's cursor after spooling it.
+        # The state is updated in place: the connection's next batch builds on it.
+        # The supervisor saves each batch's cursor after spooling it, and passes
+        # the last saved one to the next connection.
         state.update({"since_id": newest_id, "ids": ids, "compliance": compliance})
         return CollectResult(
             posts=list(posts),
@@ -317,7 +371,27 @@ class XStreamCollector(StreamCollector):
         )
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
+async def _problem(resp: aiohttp.ClientResponse) -> str:
+    """X's ``title: detail`` from a refusal's body, short and on one line; "" if none."""
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError, ValueError):
+        body = await resp.content.read(8192)  # a refusal is small; never read a flood
+        document = json.loads(body.decode("utf-8", "replace"))
+        if isinstance(document, dict):
+            title = str(document.get("title") or "")
+            detail = str(document.get("detail") or "")
+            said = f"{title}: {detail}" if title and detail else title or detail
+            said = said or "; ".join(api_problems(document))
+            return " ".join(said.split())[:300]
+    return ""
+
+
+def _retrieve(task: asyncio.Task[bytes]) -> None:
+    """Mark an abandoned read's failure as seen (its connection is closing anyway)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _describe(exc: BaseException, *, reading: bool = True) -> str:
+    if isinstance(exc, TimeoutError) and reading:
         return "stream silent for longer than stall_timeout_s (no keep-alive)"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__

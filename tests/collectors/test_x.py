@@ -22,23 +22,27 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
 
 from bluelamp.errors import ConfigError
 from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors import registry
-from collectors.base import CollectorError, CollectResult, FetchPolicy, HttpSource, commit, run_once
+from collectors.base import FetchPolicy, HttpSource, RunReport, run_once
 from collectors.config import parse_sources
 from collectors.cursors import CursorStore
+from collectors.supervisor import StreamPolicy, supervise
 from collectors.x import XSearchCollector, XSource, XStreamCollector, build, make_api
 from collectors.x.mapping import id_time
 from tests.support.replay import Fault, Interaction, ReplayServer, load_cassette
@@ -574,159 +578,337 @@ async def test_compliance_failure_is_a_warning_and_is_retried(
 
 
 # ------------------------------------------------------------ stream
+# Every stream test runs the collector under the real supervisor, as the service
+# does: one stream() call per connection, reconnects with the supervisor's backoff.
+FAST_RECONNECT = StreamPolicy(backoff_base_s=0.01, backoff_max_s=0.05)
+OURS = "bluelamp/gmp-stream/tweepy"
+
+
 def stream_line(tweet: dict[str, Any], *tags: str) -> bytes:
     rules = [{"id": str(1000 + i), "tag": tag} for i, tag in enumerate(tags)]
     return json.dumps({"data": tweet, "matching_rules": rules}).encode() + b"\r\n"
 
 
-def stream_cassette() -> list[Interaction]:
-    """Hand-written (X's documented stream and rules formats), from recorded tweets.
+def older_tweets() -> list[dict[str, Any]]:
+    """The older recorded search page (22:24-22:42), newest first."""
+    data: list[dict[str, Any]] = body_of(page("test_client_search_recent_tweets.yaml"))["data"]
+    return data
 
-    First connection: three posts from the older recorded page, a keep-alive, a
-    malformed line, a post matching only another client's rule, then X closes
-    it. The posts missed while away are the newer recorded page (served to the
-    back-fill search). Second connection: a keep-alive and a newer post."""
-    older = body_of(page("test_client_search_recent_tweets.yaml"))["data"]
-    newer = body_of(page("test_asyncclient_get_users_mentions.yaml"))["data"]
-    ours = "bluelamp/gmp-stream/tweepy"
-    first = (
-        stream_line(older[2], ours)
-        + stream_line(older[1], ours, "someone-else")
+
+def newer_tweets() -> list[dict[str, Any]]:
+    """The recorded mentions, posted after both search pages."""
+    data: list[dict[str, Any]] = body_of(page("test_asyncclient_get_users_mentions.yaml"))["data"]
+    return data
+
+
+def backfill_page() -> Interaction:
+    """The newer recorded search page (22:54-23:06): what a back-fill search finds."""
+    return last_page(page("test_asyncclient_search_recent_tweets.yaml"))
+
+
+RULES_NOW = {
+    "data": [
+        {"id": "11", "value": "old rule", "tag": "bluelamp/gmp-stream/old"},
+        {"id": "12", "value": "not ours", "tag": "someone-else"},
+    ],
+    "meta": {"sent": "2022-10-07T23:00:00.000Z", "result_count": 2},
+}
+RULES_ADDED = {
+    "data": [{"id": "13", "value": "Tweepy", "tag": OURS}],
+    "meta": {"sent": "2022-10-07T23:00:01.000Z", "summary": {"created": 1, "valid": 1}},
+}
+
+
+def first_connection() -> tuple[bytes, int]:
+    """Hand-written (X's documented stream format), from recorded tweets: three
+    posts of the older page, a keep-alive, a malformed line, a post matching only
+    another client's rule, then a post of the newer page that the drop cuts in
+    half. Returns the body and how many bytes arrive before the connection drops."""
+    older = older_tweets()
+    before_drop = (
+        stream_line(older[2], OURS)
+        + stream_line(older[1], OURS, "someone-else")
         + b"\r\n"
         + b'{"data": {"id": "15785\r\n'
         + stream_line(older[3], "someone-else")
-        + stream_line(older[0], ours)
+        + stream_line(older[0], OURS)
     )
-    second = b"\r\n" + stream_line(newer[0], ours)
-    rules = {
-        "data": [
-            {"id": "11", "value": "old rule", "tag": "bluelamp/gmp-stream/old"},
-            {"id": "12", "value": "not ours", "tag": "someone-else"},
-        ],
-        "meta": {"sent": "2022-10-07T23:00:00.000Z", "result_count": 2},
-    }
-    added = {
-        "data": [{"id": "13", "value": "Tweepy", "tag": ours}],
-        "meta": {"sent": "2022-10-07T23:00:01.000Z", "summary": {"created": 1, "valid": 1}},
-    }
-    return [
-        hand_written("GET", RULES, rules),
-        hand_written("POST", RULES, added),
+    cut = stream_line(body_of(backfill_page())["data"][-1], OURS)
+    return before_drop + cut, len(before_drop) + len(cut) // 2
+
+
+def stream_cassette() -> tuple[list[Interaction], int]:
+    """Hand-written rules and stream answers (X's documented formats), and the
+    recorded search page for the back-fill. Second connection: a keep-alive and
+    a newer post, then X closes the stream."""
+    first, keep = first_connection()
+    second = b"\r\n" + stream_line(newer_tweets()[0], OURS)
+    cassette = [
+        hand_written("GET", RULES, RULES_NOW),
+        hand_written("POST", RULES, RULES_ADDED),
         hand_written("GET", STREAM, first),
         hand_written("GET", STREAM, second),
-        last_page(page("test_asyncclient_search_recent_tweets.yaml")),
+        backfill_page(),
     ]
+    return cassette, keep
 
 
-def streamer(server: ReplayServer, **stream: Any) -> XStreamCollector:
-    options = {"backoff_base_s": 0.01, "backoff_max_s": 0.02, "stall_timeout_s": 2, **stream}
-    cfg = config(
-        server,
-        name="gmp-stream",
-        mode="stream",
-        query=None,
-        rules=[{"value": "Tweepy", "tag": "tweepy"}],
-        options={"max_pages": 1, "max_results": 10, "stream": options},
+def streamer(server: ReplayServer | str, **stream: Any) -> XStreamCollector:
+    base = server if isinstance(server, str) else server.url("")
+    cfg = XSource.model_validate(
+        {
+            "name": "gmp-stream",
+            "kind": "x",
+            "mode": "stream",
+            "bearer_token": {"env": "X_TEST_BEARER"},
+            "rules": [{"value": "Tweepy", "tag": "tweepy"}],
+            "api_base": base,
+            "options": {
+                "max_pages": 1,
+                "max_results": 10,
+                "stream": {"stall_timeout_s": 2, **stream},
+            },
+        }
     )
     api = make_api(cfg, HttpSource(cfg.name, fast_policy()))
     return XStreamCollector(cfg, api, clock=Clock())
 
 
-async def consume(
-    collector: XStreamCollector, spool: Spool, cursors: CursorStore, until: Callable[[], bool]
-) -> list[str]:
-    """Run the stream as the supervisor does: spool each batch, then save its cursor."""
-    warnings: list[str] = []
-    agen = cast(AsyncGenerator[CollectResult, None], collector.stream(cursors.get(collector.name)))
-    async with asyncio.timeout(15):
-        async for batch in agen:
-            old = cursors.get(collector.name)
-            report = await commit(collector.name, collector.health, batch, old, spool, cursors)
-            assert report.ok, report.error
-            warnings.extend(batch.warnings)
-            if until():
-                break
-    await agen.aclose()
-    return warnings
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a state the test expects (a bound on a hang, not a speed check)."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
 
 
-async def test_stream_syncs_rules_skips_junk_and_backfills_after_reconnect(
+async def supervised(
+    collector: XStreamCollector,
+    spool: Spool,
+    cursors: CursorStore,
+    done: Callable[[], bool],
+) -> list[RunReport]:
+    """Run the real supervisor until ``done()``, then stop it; returns each batch's report."""
+    reports: list[RunReport] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        supervise(
+            collector, spool, cursors, stop=stop, policy=FAST_RECONNECT, on_batch=reports.append
+        )
+    )
+    try:
+        await until(done)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    return reports
+
+
+def errors_logged(logs: list[dict[str, Any]]) -> list[str]:
+    return [str(e["error"]) for e in logs if e.get("event") == "stream interrupted; reconnecting"]
+
+
+async def test_stream_drop_is_reconnected_by_the_supervisor_and_backfilled(
     server: ReplayServer, spool: Spool, cursors: CursorStore
 ) -> None:
-    server.add_cassette(stream_cassette())
+    cassette, keep = stream_cassette()
+    server.add_cassette(cassette)
+    # The first connection drops mid-post; the second is served whole; then X is down.
+    server.inject(STREAM, Fault.truncate(keep), Fault.timeout(0.0), Fault.error(503, times=0))
     collector = streamer(server)
-    newest_mention = body_of(page("test_asyncclient_get_users_mentions.yaml"))["data"][0]["id"]
-    warnings = await consume(
-        collector,
-        spool,
-        cursors,
-        lambda: any(p.native_id == newest_mention for p in spooled(spool)),
-    )
-    await collector.close()
+    newest_mention = newer_tweets()[0]["id"]
+    with capture_logs() as logs:
+        reports = await supervised(
+            collector,
+            spool,
+            cursors,
+            lambda: "HTTP 503" in (collector.health.last_error or ""),  # X is down: all read
+        )
 
     # Rules: our stale rule deleted, the configured one added, another client's kept.
     posts_to_rules = [json.loads(r.body) for r in server.requests if r.method == "POST"]
     assert {"delete": {"ids": ["11"]}} in posts_to_rules
-    assert {"add": [{"value": "Tweepy", "tag": "bluelamp/gmp-stream/tweepy"}]} in posts_to_rules
+    assert {"add": [{"value": "Tweepy", "tag": OURS}]} in posts_to_rules
 
     posts = spooled(spool)
     ids = [p.id for p in posts]
     assert len(ids) == len(set(ids)) == 3 + 10 + 1  # stream, back-fill, stream: none twice
-    older = body_of(page("test_client_search_recent_tweets.yaml"))["data"]
+    older = older_tweets()
     assert f"x:{older[3]['id']}" not in ids  # another client's rule only
     by_id = {p.native_id: p for p in posts}
     assert by_id[older[0]["id"]].source.query == "tweepy"
-    assert by_id[PAGE1_NEWEST].source.query == "tweepy"  # from the back-fill search
+    cut = body_of(backfill_page())["data"][-1]["id"]
+    assert by_id[cut].source.query == "tweepy"  # lost in the drop, found by the back-fill
 
-    backfill = query_of(server, SEARCH)
+    # The first reconnect back-filled from the newest post spooled before the drop.
+    backfill = query_of(server, SEARCH, 0)
     assert backfill["since_id"] == older[0]["id"] and backfill["query"] == "Tweepy"
-    assert collector.connections == 2 and server.hits(STREAM) == 2
-    assert any("stream line 4 skipped: not JSON" in w for w in warnings)
-    assert "stream closed by X" in (collector.health.last_error or "")
     state = json.loads(cursors.get("gmp-stream") or "{}")
     assert state["since_id"] == newest_mention
-    assert_no_token(collector.health.as_dict(), warnings)
+
+    health = collector.health
+    assert health.reconnects >= 2 and collector.connections >= 3
+    logged = errors_logged(logs)
+    assert "ClientPayloadError" in logged[0] and STREAM in logged[0] and "gmp-stream" in logged[0]
+    assert "stream closed by X" in logged[1] and "HTTP 200" in logged[1]
+    assert "HTTP 503" in (health.last_error or "") and STREAM in (health.last_error or "")
+    warnings = [w for r in reports for w in r.warnings]
+    assert any("stream line 4 skipped: not JSON" in w for w in warnings)
+    assert_no_token(health.as_dict(), warnings, logs)
 
 
-async def test_stream_resumes_from_the_saved_cursor_with_a_backfill(
+async def test_each_connection_backfills_from_the_saved_cursor_first(
     server: ReplayServer, spool: Spool, cursors: CursorStore
 ) -> None:
-    """A restart (the supervisor's reconnect) back-fills before connecting."""
-    server.add_cassette(stream_cassette())
+    cassette, _ = stream_cassette()
+    server.add_cassette(cassette)
+    server.inject(STREAM, Fault.error(503, times=0))
     cursors.set("gmp-stream", json.dumps({"since_id": PAGE2_NEWEST}))
     collector = streamer(server)
-    await consume(collector, spool, cursors, lambda: len(spooled(spool)) >= 10)
-    await collector.close()
-    assert server.hits(STREAM) == 0  # the back-fill came first
-    assert query_of(server, SEARCH)["since_id"] == PAGE2_NEWEST
-    assert len(spooled(spool)) == 10
+    await supervised(collector, spool, cursors, lambda: server.hits(SEARCH) >= 2)
+    paths = [r.path for r in server.requests]
+    assert paths.index(RULES) < paths.index(SEARCH) < paths.index(STREAM)
+    assert query_of(server, SEARCH, 0)["since_id"] == PAGE2_NEWEST
+    # The reconnect after the 503 resumed from the cursor the back-fill saved.
+    assert query_of(server, SEARCH, 1)["since_id"] == PAGE1_NEWEST
+    ids = [p.id for p in spooled(spool)]
+    assert len(ids) == len(set(ids)) == 10
+    assert json.loads(cursors.get("gmp-stream") or "{}")["since_id"] == PAGE1_NEWEST
 
 
-async def test_stream_refused_with_401_raises_at_once(
-    server: ReplayServer, spool: Spool, cursors: CursorStore
+@pytest.mark.parametrize("refusing", [RULES, STREAM])
+async def test_401_reports_the_hint_without_the_token(
+    refusing: str, server: ReplayServer, spool: Spool, cursors: CursorStore
 ) -> None:
-    cassette = stream_cassette()
-    cassette[2] = hand_written("GET", STREAM, {"title": "Unauthorized", "status": 401}, 401)
+    """A revoked token is refused by the rules endpoint first; a tier without the
+    stream by the stream. Either way the health says what to fix."""
+    cassette, _ = stream_cassette()
+    refusal = {"title": "Unauthorized", "type": "about:blank", "status": 401}
+    where = 0 if refusing == RULES else 2
+    cassette[where] = hand_written("GET", refusing, refusal, 401)
+    del cassette[3]  # no second stream answer: every connection is refused
     server.add_cassette(cassette)
     collector = streamer(server)
-    with pytest.raises(CollectorError) as caught:
-        await consume(collector, spool, cursors, lambda: False)
-    await collector.close()
-    assert caught.value.status == 401 and STREAM in (caught.value.url or "")
-    assert server.hits(STREAM) == 1
-    assert_no_token(caught.value)
+    await supervised(collector, spool, cursors, lambda: server.hits(refusing) >= 2)
+    health = collector.health
+    error = health.last_error or ""
+    assert "HTTP 401" in error and "Unauthorized" in error and refusing in error, error
+    assert "regenerate it in the X developer portal" in error
+    assert health.reconnects >= 1 and health.connected is False
+    assert spooled(spool) == [] and cursors.get("gmp-stream") is None
+    if refusing == RULES:
+        assert server.hits(STREAM) == 0  # no stream without the rules in place
+    assert_no_token(error, health.as_dict())
 
 
-async def test_stream_gives_up_after_max_failures(
+async def test_stream_429_is_reported_with_x_wait_and_the_supervisor_retries(
     server: ReplayServer, spool: Spool, cursors: CursorStore
 ) -> None:
-    server.add_cassette(stream_cassette())
-    server.inject(STREAM, Fault.error(503, times=0))
-    collector = streamer(server, max_failures=3)
-    with pytest.raises(CollectorError, match="stream failed 3 times in a row"):
-        await consume(collector, spool, cursors, lambda: False)
-    await collector.close()
-    assert server.hits(STREAM) == 3 and collector.health.errors == 3
+    cassette, _ = stream_cassette()
+    server.add_cassette(cassette)
+    reset = str(int(time.time()) + 900)
+    server.inject(
+        STREAM,
+        Fault.rate_headers({"x-rate-limit-reset": reset}, status=429),
+        Fault.timeout(0.0),  # the retry is served as recorded
+        Fault.error(503, times=0),
+    )
+    collector = streamer(server)
+    mention = newer_tweets()[0]["id"]
+    with capture_logs() as logs:
+        await supervised(
+            collector,
+            spool,
+            cursors,
+            lambda: "HTTP 503" in (collector.health.last_error or ""),  # X is down: all read
+        )
+    logged = errors_logged(logs)
+    assert "HTTP 429" in logged[0] and "rate limited" in logged[0], logged
+    asked = re.search(r"the platform asks for (\d+)s", logged[0])
+    assert asked is not None and 600 < int(asked.group(1)) <= 900  # X's reset, not a default
+    assert collector.health.rate_limit_hits == 1
+    # The refused connection was never served; the retry was, and its post arrived once.
+    assert [p.native_id for p in spooled(spool)] == [mention]
+    assert "HTTP 503" in (collector.health.last_error or "")
+
+
+async def test_a_10_mb_line_ends_the_connection_and_the_next_one_collects(
+    server: ReplayServer, spool: Spool, cursors: CursorStore
+) -> None:
+    cassette, _ = stream_cassette()
+    server.add_cassette(cassette)
+    server.inject(STREAM, Fault.huge(), Fault.timeout(0.0), Fault.error(503, times=0))
+    collector = streamer(server)
+    with capture_logs() as logs:
+        await supervised(
+            collector, spool, cursors, lambda: "HTTP 503" in (collector.health.last_error or "")
+        )
+    logged = errors_logged(logs)
+    assert "LineTooLong" in logged[0] and STREAM in logged[0] and "HTTP 200" in logged[0], logged
+    assert [p.native_id for p in spooled(spool)] == [newer_tweets()[0]["id"]]
+
+
+class HeldStream:
+    """A loopback X API whose stream sends some lines, then stays open and silent
+    until released (as X's does between posts, for up to 20 s). Hand-written, in
+    X's documented formats: the replay server only serves whole bodies."""
+
+    def __init__(self, lines: bytes) -> None:
+        self.lines = lines
+        self.release = asyncio.Event()
+        self.open = False
+        self.connections = 0
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+
+    async def __aenter__(self) -> HeldStream:
+        app = web.Application()
+        app.router.add_get(RULES, self._rules)
+        app.router.add_post(RULES, self._rules)
+        app.router.add_get(STREAM, self._stream)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _rules(self, request: web.Request) -> web.Response:
+        return web.json_response(RULES_NOW if request.method == "GET" else RULES_ADDED)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        self.connections += 1
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(self.lines)
+        self.open = True
+        try:
+            await self.release.wait()
+        finally:
+            self.open = False
+        return response
+
+
+async def test_quiet_stream_flushes_a_part_filled_batch_without_waiting_for_a_keep_alive(
+    spool: Spool, cursors: CursorStore
+) -> None:
+    older = older_tweets()
+    async with HeldStream(stream_line(older[1], OURS) + stream_line(older[0], OURS)) as x:
+        collector = streamer(x.base, stall_timeout_s=30, batch_max=200)
+
+        def flushed_while_open() -> bool:
+            saved = json.loads(cursors.get("gmp-stream") or "{}")
+            return x.open and saved.get("since_id") == older[0]["id"]
+
+        await supervised(collector, spool, cursors, flushed_while_open)
+        assert x.connections == 1 and collector.health.last_error is None
+        assert sorted(p.native_id for p in spooled(spool)) == sorted(
+            [older[0]["id"], older[1]["id"]]
+        )
 
 
 # ------------------------------------------------------------ config
