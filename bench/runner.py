@@ -33,7 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 #: Modules whose import registers benchmarks; new benchmarks add themselves here.
-BENCHMARK_MODULES: tuple[str, ...] = ("bench.bulk_indexing", "bench.enrichment")
+BENCHMARK_MODULES: tuple[str, ...] = (
+    "bench.bulk_indexing",
+    "bench.enrichment",
+    "bench.bluesky_firehose",
+    "bench.bluesky_latency",
+)
 
 Op = Literal[">=", "<="]
 

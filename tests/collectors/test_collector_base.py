@@ -10,6 +10,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bluelamp.errors import ConfigError
 from bluelamp.post import Post, SourceRef, make_id
@@ -390,3 +391,12 @@ def test_a_kind_without_its_module_is_reported_as_planned(
     with pytest.raises(ConfigError, match="kind: 'futurenet' is planned but has no collector"):
         parse_sources({"sources": [{"name": "gmp", "kind": "futurenet"}]})
     assert "futurenet" in registry.planned_kinds() and "rss" in registry.implemented_kinds()
+
+
+def test_the_commented_examples_in_sources_yaml_are_valid() -> None:
+    text = (REPO / "config" / "sources.yaml").read_text()
+    start = text.index("# sources:")
+    block = [line[2:] for line in text[start:].splitlines() if line.startswith("# ")]
+    examples = parse_sources(yaml.safe_load("\n".join(block)))
+    kinds = {s.kind for s in examples}
+    assert kinds == {"rss", "bluesky", "mastodon", "x", "reddit", "police_uk", "webhook"}
