@@ -142,3 +142,24 @@ def test_sentiment_head_beats_chance_on_validation_tweets(encoder: Encoder) -> N
     names = np.asarray(head.labels)[pred]
     truth = np.asarray(data.SENTIMENT_LABELS)[y]
     assert float(np.mean(names == truth)) > 0.5
+
+
+def test_merged_mlps_average_the_members_logits() -> None:
+    from nlp.training.train_heads import as_head, merge_mlps
+
+    rng = np.random.default_rng(1)
+    members = [
+        {
+            "W0": rng.normal(size=(DIM, 8)).astype(np.float32),
+            "b0": rng.normal(size=8).astype(np.float32),
+            "W1": rng.normal(size=(8, 3)).astype(np.float32),
+            "b1": rng.normal(size=3).astype(np.float32),
+        }
+        for _ in range(3)
+    ]
+    labels = ("negative", "neutral", "positive")
+    x = rng.normal(size=(4, DIM)).astype(np.float32)
+    merged = as_head(merge_mlps(members), labels, None)
+    expected = np.mean([as_head(m, labels, None).logits(x) for m in members], axis=0)
+    assert merged.weights[0].shape == (DIM, 24)
+    assert np.allclose(merged.logits(x), expected, atol=1e-4)
