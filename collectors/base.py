@@ -18,6 +18,7 @@ ids are ``platform:native_id`` and indexing is idempotent, so that is harmless.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -525,7 +526,26 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"
 
 
+def own_http(http: HttpSource | None, health: SourceHealth, policy: FetchPolicy) -> HttpSource:
+    """A collector's one HTTP session: ``http`` when given (a test's, a shared one), else a
+    new one with ``policy``; either way it reports to the collector's ``health``."""
+    http = http or HttpSource(health.source, policy, health=health)
+    http.health = health
+    return http
+
+
 # --------------------------------------------------------------- collector
+def load_json_cursor(cursor: str | None) -> dict[str, Any]:
+    """A saved JSON-object cursor; {} (start afresh) when there is none or it is not one."""
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 @dataclass
 class CollectResult:
     """What one poll found. ``cursor`` None means "leave the saved cursor as it is"."""

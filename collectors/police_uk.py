@@ -28,7 +28,15 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bluelamp.errors import ConfigError
-from collectors.base import Collector, CollectorError, CollectResult, FetchError, HttpSource
+from collectors.base import (
+    Collector,
+    CollectorError,
+    CollectResult,
+    FetchError,
+    HttpSource,
+    load_json_cursor,
+    own_http,
+)
 from collectors.config import SourceBase, http_url
 from collectors.registry import BuildContext
 from collectors.rss import to_plain_text
@@ -120,8 +128,7 @@ class PoliceUkCollector(Collector):
         super().__init__(config.name)
         self.config = config
         self.settings = settings
-        self.http = http or HttpSource(config.name, config.fetch_policy(), health=self.health)
-        self.http.health = self.health
+        self.http = own_http(http, self.health, config.fetch_policy())
         self._next_request = 0.0
 
     async def close(self) -> None:
@@ -363,13 +370,7 @@ def _is_month(value: str) -> bool:
 
 
 def _load_cursor(cursor: str | None) -> dict[str, list[str]]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return {}
-    done = state.get("done") if isinstance(state, dict) else None
+    done = load_json_cursor(cursor).get("done")
     if not isinstance(done, dict):
         return {}
     return {str(k): [str(m) for m in v] for k, v in done.items() if isinstance(v, list)}

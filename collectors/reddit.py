@@ -39,6 +39,8 @@ from collectors.base import (
     FetchError,
     HttpResponse,
     HttpSource,
+    load_json_cursor,
+    own_http,
 )
 from collectors.config import SourceBase, http_url
 from collectors.registry import BuildContext
@@ -144,10 +146,8 @@ class RedditCollector(Collector):
     def __init__(self, config: RedditSource, http: HttpSource | None = None) -> None:
         super().__init__(config.name)
         self.config = config
-        self.http = http or HttpSource(
-            config.name, config.fetch_policy(user_agent=config.user_agent), health=self.health
-        )
-        self.http.health = self.health
+        policy = config.fetch_policy(user_agent=config.user_agent)
+        self.http = own_http(http, self.health, policy)
         self._client_id: SecretStr = config.client_id.resolve(source=config.name, what="client_id")
         self._client_secret: SecretStr = config.client_secret.resolve(
             source=config.name, what="client_secret"
@@ -245,7 +245,7 @@ class RedditCollector(Collector):
         return await self.http.fetch(url, headers={"Authorization": f"bearer {token}"})
 
     async def poll(self, cursor: str | None) -> CollectResult:
-        state = _load_cursor(cursor)
+        state = load_json_cursor(cursor)
         boundary: float | None = state.get("boundary")
         seen_list: list[str] = list(state.get("seen") or [])
         seen = set(seen_list)
@@ -345,13 +345,3 @@ def _label(data: Any, index: int, url: str) -> str:
     name = data.get("name") if isinstance(data, dict) else None
     where = f"{name}" if isinstance(name, str) else f"item {index}"
     return f"{where} in {url}"
-
-
-def _load_cursor(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}

@@ -30,7 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bluelamp.post import MAX_TEXT_CHARS, Author, Post, SourceRef, make_id
 from bluelamp.text import strip_invisible
-from collectors.base import Collector, CollectorError, CollectResult, HttpSource
+from collectors.base import (
+    Collector,
+    CollectorError,
+    CollectResult,
+    HttpSource,
+    load_json_cursor,
+    own_http,
+)
 from collectors.config import SourceBase, http_url
 from collectors.registry import BuildContext
 
@@ -191,14 +198,13 @@ class RssCollector(Collector):
     def __init__(self, config: RssSource, http: HttpSource | None = None) -> None:
         super().__init__(config.name)
         self.config = config
-        self.http = http or HttpSource(config.name, config.fetch_policy(), health=self.health)
-        self.http.health = self.health
+        self.http = own_http(http, self.health, config.fetch_policy())
 
     async def close(self) -> None:
         await self.http.close()
 
     async def poll(self, cursor: str | None) -> CollectResult:
-        state = _load_cursor(cursor)
+        state = load_json_cursor(cursor)
         headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9"}
         if state.get("etag"):
             headers["If-None-Match"] = str(state["etag"])
@@ -254,16 +260,6 @@ class RssCollector(Collector):
             "seen": kept,
         }
         return CollectResult(posts=posts, cursor=json.dumps(new_state), warnings=warnings)
-
-
-def _load_cursor(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}
 
 
 def _bozo_reason(parsed: Any) -> str:

@@ -32,7 +32,15 @@ import orjson
 from pydantic import SecretStr
 
 from bluelamp.post import InvalidRecord, Post
-from collectors.base import Collector, CollectorError, CollectResult, FetchError, HttpSource
+from collectors.base import (
+    Collector,
+    CollectorError,
+    CollectResult,
+    FetchError,
+    HttpSource,
+    load_json_cursor,
+    own_http,
+)
 from collectors.bluesky.config import BlueskySource
 from collectors.bluesky.records import view_to_post
 
@@ -74,8 +82,7 @@ class BlueskySearchCollector(Collector):
     def __init__(self, config: BlueskySource, http: HttpSource | None = None) -> None:
         super().__init__(config.name)
         self.config = config
-        self.http = http or HttpSource(config.name, config.fetch_policy(), health=self.health)
-        self.http.health = self.health
+        self.http = own_http(http, self.health, config.fetch_policy())
         self._token: SecretStr | None = None
 
     async def close(self) -> None:
@@ -155,7 +162,7 @@ class BlueskySearchCollector(Collector):
 
     # --------------------------------------------------------------- poll
     async def poll(self, cursor: str | None) -> CollectResult:
-        state = _load(cursor)
+        state = load_json_cursor(cursor)
         seen: dict[str, None] = dict.fromkeys(state.get("seen") or [])
         queries_state = state.get("queries") if isinstance(state.get("queries"), dict) else {}
         assert isinstance(queries_state, dict)
@@ -253,13 +260,3 @@ class BlueskySearchCollector(Collector):
             if reached or fresh == 0 or cursor is None:
                 return newest, None, used
         return newest, cursor, used
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}

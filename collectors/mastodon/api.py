@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import SecretStr
 
-from collectors.base import CollectorError, HttpResponse, HttpSource
+from collectors.base import CollectorError, HttpResponse, HttpSource, SourceHealth, own_http
 from collectors.mastodon.config import MastodonSource
 from collectors.mastodon.ids import is_newer, newest_id, safe_id
 from collectors.rss import safe_url
@@ -160,3 +160,20 @@ class MastodonApi:
             return streaming_base_from(json.loads(response.body)) or self.config.instance
         except (CollectorError, ValueError, UnicodeDecodeError):
             return self.config.instance  # most instances proxy /api/v1/streaming themselves
+
+
+class MastodonClient:
+    """What the polled and the streaming collector share: the source's config, its
+    one HTTP session (reporting to the collector's health) and the API over it."""
+
+    health: SourceHealth
+
+    def open_api(
+        self, config: MastodonSource, http: HttpSource | None, token: SecretStr | None
+    ) -> None:
+        self.config = config
+        self.http = own_http(http, self.health, config.fetch_policy())
+        self.api = MastodonApi(config, self.http, token)
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from collectors.base import CollectResult
+from collectors.base import CollectResult, load_json_cursor
 
 _STATUS_ID = re.compile(r"^[0-9]{1,30}$")
 
@@ -49,13 +49,7 @@ def is_newer(value: str, than: str | None) -> bool:
 
 def load_cursor(cursor: str | None) -> str | None:
     """The ``min_id`` of a saved cursor; None (start afresh) if there is none usable."""
-    if not cursor:
-        return None
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return None
-    value = state.get("min_id") if isinstance(state, dict) else None
+    value = load_json_cursor(cursor).get("min_id")
     return value if isinstance(value, str) and _STATUS_ID.match(value) else None
 
 

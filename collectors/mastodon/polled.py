@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from collectors.base import Collector, CollectResult, HttpSource
-from collectors.mastodon.api import MastodonApi
+from collectors.mastodon.api import MastodonClient
 from collectors.mastodon.config import MastodonSource
 from collectors.mastodon.ids import dump_cursor, load_cursor
 from collectors.mastodon.mapping import statuses_to_posts
 
 
-class MastodonCollector(Collector):
+class MastodonCollector(MastodonClient, Collector):
     kind = "mastodon"
 
     def __init__(
@@ -24,13 +24,7 @@ class MastodonCollector(Collector):
         token: SecretStr | None = None,
     ) -> None:
         super().__init__(config.name)
-        self.config = config
-        self.http = http or HttpSource(config.name, config.fetch_policy(), health=self.health)
-        self.http.health = self.health
-        self.api = MastodonApi(config, self.http, token)
-
-    async def close(self) -> None:
-        await self.http.close()
+        self.open_api(config, http, token)
 
     async def poll(self, cursor: str | None) -> CollectResult:
         min_id = load_cursor(cursor)

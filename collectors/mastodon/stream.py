@@ -13,7 +13,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from collectors.base import CollectorError, CollectResult, HttpSource, StreamCollector
-from collectors.mastodon.api import MastodonApi
+from collectors.mastodon.api import MastodonClient
 from collectors.mastodon.config import MastodonSource
 from collectors.mastodon.ids import (
     dump_cursor,
@@ -27,7 +27,7 @@ from collectors.mastodon.mapping import post_id, statuses_to_posts
 from collectors.mastodon.sse import SseDecoder
 
 
-class MastodonStream(StreamCollector):
+class MastodonStream(MastodonClient, StreamCollector):
     """The streaming API for a public, hashtag or list timeline.
 
     Streams have no replay, so each (re)connect first opens the stream and
@@ -46,13 +46,7 @@ class MastodonStream(StreamCollector):
         token: SecretStr | None = None,
     ) -> None:
         super().__init__(config.name)
-        self.config = config
-        self.http = http or HttpSource(config.name, config.fetch_policy(), health=self.health)
-        self.http.health = self.health
-        self.api = MastodonApi(config, self.http, token)
-
-    async def close(self) -> None:
-        await self.http.close()
+        self.open_api(config, http, token)
 
     def stream_path(self) -> str:
         c = self.config

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bluelamp.post import Post
-from collectors.base import Collector, CollectResult, HttpSource
+from collectors.base import Collector, CollectResult, HttpSource, SourceHealth, load_json_cursor
 from collectors.x.api import XApi, XApiError, api_problems, expansion_params
 from collectors.x.compliance import Compliance, remember_ids
 from collectors.x.config import XSource
@@ -115,16 +115,6 @@ def _str(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) and str(value) else None
 
 
-def load_state(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
 def window_start(since_id: str | None, now: datetime) -> tuple[str | None, datetime | None, str]:
     """``since_id`` if recent search still reaches it, else the window's start and a warning."""
     if not since_id:
@@ -140,17 +130,13 @@ def window_start(since_id: str | None, now: datetime) -> tuple[str | None, datet
     return None, oldest, gap
 
 
-class XSearchCollector(Collector):
-    kind = "x"
+class XClient:
+    """What the search and the stream collector share: the source's config, the API
+    (its one HTTP session reporting to the collector's health), compliance, a clock."""
 
-    def __init__(
-        self,
-        config: XSource,
-        api: XApi,
-        *,
-        clock: Clock = utc_now,
-    ) -> None:
-        super().__init__(config.name)
+    health: SourceHealth
+
+    def open_api(self, config: XSource, api: XApi, clock: Clock) -> None:
         self.config = config
         self.api = api
         self.http: HttpSource = api.http
@@ -161,8 +147,22 @@ class XSearchCollector(Collector):
     async def close(self) -> None:
         await self.http.close()
 
+
+class XSearchCollector(XClient, Collector):
+    kind = "x"
+
+    def __init__(
+        self,
+        config: XSource,
+        api: XApi,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__(config.name)
+        self.open_api(config, api, clock)
+
     async def poll(self, cursor: str | None) -> CollectResult:
-        state = load_state(cursor)
+        state = load_json_cursor(cursor)
         now = self.clock()
         query = self.config.query
         assert query is not None  # the config requires it in search mode

@@ -50,16 +50,16 @@ from collectors.base import (
     CollectorError,
     CollectResult,
     FetchError,
-    HttpSource,
     RateLimited,
     StreamCollector,
+    load_json_cursor,
     rate_limit_delay,
 )
 from collectors.x.api import XApi, XApiError, api_problems, expansion_params
-from collectors.x.compliance import Compliance, remember_ids
+from collectors.x.compliance import remember_ids
 from collectors.x.config import XRule, XSource
 from collectors.x.mapping import Includes, MalformedTweet, describe, newest, tweet_to_post
-from collectors.x.search import Clock, load_state, search, utc_now, window_start
+from collectors.x.search import Clock, XClient, search, utc_now, window_start
 
 STREAM_PATH = "/2/tweets/search/stream"
 RULES_PATH = "/2/tweets/search/stream/rules"
@@ -108,27 +108,19 @@ async def sync_rules(api: XApi, rules: list[XRule]) -> dict[str, int]:
     return {"added": len(missing), "deleted": len(stale)}
 
 
-class XStreamCollector(StreamCollector):
+class XStreamCollector(XClient, StreamCollector):
     kind = "x"
 
     def __init__(self, config: XSource, api: XApi, *, clock: Clock = utc_now) -> None:
         super().__init__(config.name)
-        self.config = config
-        self.api = api
-        self.http: HttpSource = api.http
-        self.http.health = self.health
-        self.compliance = Compliance(api, config.options.compliance)
-        self.clock = clock
+        self.open_api(config, api, clock)
         self.connections = 0  # stream connections opened (for operators and tests)
         self._tags = {tag_prefix(config.name) + r.tag: r.tag for r in config.rules}
         self._compliance_at: float | None = None  # monotonic time of the last step
 
-    async def close(self) -> None:
-        await self.http.close()
-
     async def stream(self, cursor: str | None) -> AsyncIterator[CollectResult]:
         """One connection: rules, back-fill, then the stream until it ends (an error)."""
-        state = load_state(cursor)
+        state = load_json_cursor(cursor)
         try:
             await sync_rules(self.api, self.config.rules)
             async for batch in self._backfill(state):

@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import copy
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,13 +21,11 @@ import pytest
 from aiohttp import web
 
 from bluelamp.errors import ConfigError
-from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors import registry
 from collectors.base import (
     BodyTooLarge,
     CollectorError,
-    FetchPolicy,
     HttpSource,
     RateLimited,
     commit,
@@ -49,9 +45,11 @@ from collectors.mastodon import (
 )
 from collectors.supervisor import StreamPolicy, supervise
 from tests.collectors.test_rss import assert_safe
+from tests.support.collect import FIXTURES as SHARED_FIXTURES
+from tests.support.collect import fast_policy, spooled_deletes, spooled_posts
 from tests.support.replay import Fault, Interaction, ReplayServer, load_cassette
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "mastodon"
+FIXTURES = SHARED_FIXTURES / "mastodon"
 RECORDED_HOST = "http://localhost:3000"
 LIST_PATH = "/api/v1/timelines/list/6"
 TAG_PATH = "/api/v1/timelines/tag/hoot"
@@ -60,19 +58,13 @@ TOKEN = "s3cret-token-value-never-logged"
 
 
 # ------------------------------------------------------------------ helpers
-def fast_policy(**overrides: Any) -> FetchPolicy:
-    values: dict[str, Any] = {
-        "total_timeout_s": 1.0,
-        "connect_timeout_s": 1.0,
-        "max_attempts": 2,
-        "backoff_base_s": 0.01,
-        "backoff_max_s": 0.02,
-        "max_rate_limit_wait_s": 0.5,
-        "breaker_threshold": 50,
-        "trust_env": False,
-    }
-    values.update(overrides)
-    return FetchPolicy(**values)
+# The shared fast policy, with Mastodon's own timeouts, rate-limit cap and breaker.
+POLICY: dict[str, Any] = {
+    "total_timeout_s": 1.0,
+    "connect_timeout_s": 1.0,
+    "max_rate_limit_wait_s": 0.5,
+    "breaker_threshold": 50,
+}
 
 
 def source(server: ReplayServer, name: str = "masto", **fields: Any) -> MastodonSource:
@@ -95,7 +87,7 @@ def list_source(server: ReplayServer, name: str, **options: Any) -> MastodonSour
 def collector(config: MastodonSource, **policy: Any) -> MastodonCollector:
     built = registry.build(config)  # through the registry, as the scheduler does
     assert isinstance(built, MastodonCollector)
-    built.http = HttpSource(config.name, fast_policy(**policy), health=built.health)
+    built.http = HttpSource(config.name, fast_policy(**(POLICY | policy)), health=built.health)
     built.api.http = built.http
     return built
 
@@ -150,20 +142,8 @@ def min_id_pages(
         min_id = page[0]["id"]
 
 
-def spooled(spool: Spool) -> list[Post]:
-    return [
-        Post.model_validate_json(op.payload or b"")
-        for op in spool.next_batch(100_000)
-        if op.kind == "index"
-    ]
-
-
-def spooled_deletes(spool: Spool) -> list[str]:
-    return [op.post_id for op in spool.next_batch(100_000) if op.kind == "delete"]
-
-
 def assert_once(spool: Spool, expected_ids: set[str]) -> None:
-    ids = [p.id for p in spooled(spool)]
+    ids = [p.id for p in spooled_posts(spool)]
     assert len(ids) == len(set(ids)), f"duplicates in the spool: {ids}"
     assert set(ids) == expected_ids
 
@@ -175,22 +155,6 @@ def post_id(server: ReplayServer, status_id: str) -> str:
 @pytest.fixture(autouse=True)
 def token_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLUELAMP_TEST_MASTODON_TOKEN", TOKEN)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
 
 
 # ------------------------------------------------------------------ config
@@ -244,7 +208,7 @@ async def test_recorded_hashtag_timeline_and_cursor_resume(
     masto = collector(source(server))
     first = await run_once(masto, spool, cursors)
     assert first.ok and first.spooled == 1, first.error
-    (post,) = spooled(spool)
+    (post,) = spooled_posts(spool)
     assert post.id == post_id(server, HOOT_ID)
     assert post.native_id == f"127.0.0.1:{server.port}/{HOOT_ID}"
     assert post.text == "#hoot (hashtag toot)"
@@ -339,7 +303,7 @@ async def test_hostile_content_becomes_safe_plain_text(
     report = await run_once(masto, spool, cursors)
     await masto.close()
     assert report.ok and report.spooled == 1, report.error
-    (post,) = spooled(spool)
+    (post,) = spooled_posts(spool)
     assert_safe(post, "hostile status")
     assert post.text == "CW: violence\n\nRobbery on Deansgate link story"
     assert post.url is None
@@ -384,7 +348,7 @@ async def test_first_poll_takes_only_the_recorded_newest_page(
     await masto.close()
     assert report.ok and report.spooled == 7, report.error
     assert server.hits(LIST_PATH) == 1
-    texts = {p.text for p in spooled(spool)}
+    texts = {p.text for p in spooled_posts(spool)}
     assert "I have never stolen a ham in my life." in texts
 
 
@@ -476,7 +440,7 @@ async def test_fault_matrix_recovers_reports_and_loses_nothing(
     assert cursors.get("faulty") == start  # not advanced
     assert masto.health.errors == 1 and "faulty" in (masto.health.last_error or "")
     assert TOKEN not in (masto.health.last_error or "")
-    assert spooled(spool) == []  # page 1's posts wait for a poll that completes
+    assert spooled_posts(spool) == []  # page 1's posts wait for a poll that completes
     # aiohttp itself retries a reset on a reused connection, so the number of
     # resets a poll uses varies: drop any left over (the fault has passed).
     server.clear_faults(LIST_PATH)
@@ -672,14 +636,14 @@ async def test_stream_updates_deletes_edits_then_reconnect_with_backfill(
         config = source(server, "stream", stream=True, streaming_url=sse_server.url)
         stream = registry.build(config)
         assert isinstance(stream, MastodonStream)
-        stream.http = HttpSource("stream", fast_policy(), health=stream.health)
+        stream.http = HttpSource("stream", fast_policy(**POLICY), health=stream.health)
         stream.api.http = stream.http
 
         warnings = await drain(stream, "stream", spool, cursors)
         first = sse_server.requests[0]
         assert first.path == "/api/v1/streaming/hashtag" and first.query["tag"] == "hoot"
         assert server.hits(TAG_PATH) == 0  # no cursor: no backfill
-        posts = spooled(spool)
+        posts = spooled_posts(spool)
         by_id = {p.id: p for p in posts}  # later ops win, as in the index
         # The edit replaced s[1]'s first version in its batch (same id, newer content).
         assert [p.id for p in posts] == [post_id(server, x["id"]) for x in (s[0], s[2], s[1])]
@@ -698,7 +662,7 @@ async def test_stream_updates_deletes_edits_then_reconnect_with_backfill(
         await stream.close()
     backfill = [parse_qs(r.query)["min_id"][0] for r in server.requests if r.path == TAG_PATH]
     assert backfill == [s[3]["id"], s[5]["id"]]
-    ids = [p.id for p in spooled(spool)][3:]  # backfill pages are newest first
+    ids = [p.id for p in spooled_posts(spool)][3:]  # backfill pages are newest first
     assert sorted(ids) == [post_id(server, x["id"]) for x in (s[4], s[5], s[6])]
     assert json.loads(cursors.get("stream") or "") == {"min_id": s[6]["id"]}
 
@@ -737,7 +701,7 @@ async def test_supervised_stream_survives_a_dropped_connection_and_loses_nothing
         )
         stream = registry.build(config)
         assert isinstance(stream, MastodonStream)
-        stream.http = HttpSource("sup", fast_policy(), health=stream.health)
+        stream.http = HttpSource("sup", fast_policy(**POLICY), health=stream.health)
         stream.api.http = stream.http
 
         stop, caught_up = asyncio.Event(), asyncio.Event()
@@ -770,7 +734,7 @@ async def test_stream_refused_is_an_error_with_context_and_no_token(
         config = source(server, "denied", timeline="list", list_id="6", stream=True)
         stream = MastodonStream(
             config.model_copy(update={"streaming_url": sse_server.url}),
-            HttpSource("denied", fast_policy()),
+            HttpSource("denied", fast_policy(**POLICY)),
             token=config.access_token.resolve(source="denied", what="t")
             if config.access_token
             else None,

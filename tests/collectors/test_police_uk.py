@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,19 +14,19 @@ import pytest
 
 from bluelamp.settings import Settings
 from bluelamp.spool import Spool
-from collectors.base import FetchPolicy, HttpSource, run_once
+from collectors.base import HttpSource, run_once
 from collectors.cursors import CursorStore
 from collectors.police_uk import PoliceUkCollector, PoliceUkSource
 from indexer.crimes import CrimeLayout
 from indexer.engine import SearchEngine
+from tests.support.collect import FIXTURES as SHARED_FIXTURES
+from tests.support.collect import fast_policy, fault_matrix, needs_fixture
 from tests.support.replay import Fault, ReplayServer
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "police_uk"
+FIXTURES = SHARED_FIXTURES / "police_uk"
 CAPTURE = FIXTURES / "all_crime_1.json"
 CAPTURE_2 = FIXTURES / "crimes_street_all_crime_2014_08.json"
-pytestmark = pytest.mark.skipif(
-    not CAPTURE.is_file(), reason=f"recorded fixtures missing: {FIXTURES} (the shared checkout)"
-)
+pytestmark = needs_fixture(CAPTURE)
 
 CRIMES = "/api/crimes-street/all-crime"
 BOUNDARY = "/api/metropolitan/E05000576/boundary"
@@ -43,19 +42,6 @@ FORCES = [
 NEIGHBOURHOODS = [{"id": "E05000576", "name": "Millwall"}, {"id": "E05000575", "name": "Limehouse"}]
 BOX = [(51.487, -0.018), (51.487, 0.028), (51.516, 0.028), (51.516, -0.018)]
 DATES = [{"date": "2014-08", "stop-and-search": ["metropolitan"]}]
-
-
-def fast_policy() -> FetchPolicy:
-    return FetchPolicy(
-        total_timeout_s=0.5,
-        connect_timeout_s=0.5,
-        max_attempts=2,
-        backoff_base_s=0.01,
-        backoff_max_s=0.02,
-        max_rate_limit_wait_s=5.0,
-        breaker_threshold=20,
-        trust_env=False,
-    )
 
 
 def boundary_body(points: list[tuple[float, float]]) -> bytes:
@@ -92,23 +78,7 @@ def collector_for(
             "options": {"requests_per_s": 15},
         }
     )
-    return PoliceUkCollector(config, settings, HttpSource(name, fast_policy()))
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
+    return PoliceUkCollector(config, settings, HttpSource(name, fast_policy(breaker_threshold=20)))
 
 
 async def crime_count(engine: SearchEngine, settings: Settings) -> int:
@@ -297,16 +267,7 @@ async def test_unknown_force_is_a_clear_error(
 
 
 # ------------------------------------------------------------ fault matrix
-FAULTS = {
-    "429 Retry-After": [Fault.retry_after(1)],
-    "500": [Fault.error(500, times=2)],
-    "timeout": [Fault.timeout(1.5, times=2)],
-    # aiohttp itself retries an idempotent request once on a reused connection that drops.
-    "connection reset": [Fault.reset(times=4)],
-    "truncated JSON": [Fault.truncate(5000, times=2)],
-    "invalid UTF-8": [Fault.invalid_utf8()],
-    "10 MB body": [Fault.huge(10 * 1024 * 1024 + 1)],
-}
+FAULTS = fault_matrix()
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))

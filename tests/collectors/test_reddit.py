@@ -7,8 +7,6 @@ import base64
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,40 +14,31 @@ import pytest
 from pydantic import ValidationError
 
 from bluelamp.errors import ConfigError
-from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors import registry
-from collectors.base import FetchPolicy, HttpSource, run_once
+from collectors.base import HttpSource, run_once
 from collectors.cursors import CursorStore
 from collectors.reddit import RedditAuthError, RedditCollector, RedditSource
+from tests.support.collect import FIXTURES as SHARED_FIXTURES
+from tests.support.collect import (
+    fast_policy,
+    fault_matrix,
+    needs_fixture,
+    spooled_deletes,
+    spooled_posts,
+)
 from tests.support.replay import Fault, Interaction, ReplayServer, load_cassette
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reddit"
+FIXTURES = SHARED_FIXTURES / "reddit"
 NEW = FIXTURES / "TestSubredditListings.test_new.json"
 SEARCH = FIXTURES / "TestSubreddit.test_search.json"
-pytestmark = pytest.mark.skipif(
-    not NEW.is_file(), reason=f"recorded fixtures missing: {FIXTURES} (the shared checkout)"
-)
+pytestmark = needs_fixture(NEW)
 
 CLIENT_ID = "bluelamp-test-id-4f2a"
 CLIENT_SECRET = "s3cr3t-never-in-logs-9c1e"
 UA = "python:bluelamp-tests:1.0 (by /u/bluelamp-ci)"
 TOKEN = "/api/v1/access_token"
 NEW_PATH = "/r/askreddit/new"
-
-
-def fast_policy() -> FetchPolicy:
-    return FetchPolicy(
-        total_timeout_s=0.5,
-        connect_timeout_s=0.5,
-        max_attempts=2,
-        backoff_base_s=0.01,
-        backoff_max_s=0.02,
-        max_rate_limit_wait_s=5.0,
-        breaker_threshold=20,
-        trust_env=False,
-        user_agent=UA,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -81,29 +70,9 @@ def collector_for(
             "options": options,
         }
     )
-    return RedditCollector(config, HttpSource(name, fast_policy()))
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
-
-
-def spooled(spool: Spool) -> tuple[list[Post], list[str]]:
-    ops = spool.next_batch(100_000)
-    posts = [Post.model_validate_json(op.payload or b"") for op in ops if op.kind == "index"]
-    return posts, [op.post_id for op in ops if op.kind != "index"]
+    return RedditCollector(
+        config, HttpSource(name, fast_policy(breaker_threshold=20, user_agent=UA))
+    )
 
 
 def recorded_listing() -> tuple[Interaction, dict[str, Any]]:
@@ -172,7 +141,7 @@ async def test_token_exchange_and_new_listing(
     assert listing_req.headers["User-Agent"] == UA
     assert parse_qs(listing_req.query) == {"limit": ["100"], "raw_json": ["1"]}
 
-    posts, deletes = spooled(spool)
+    posts, deletes = spooled_posts(spool), spooled_deletes(spool)
     assert not deletes
     first = next(p for p in posts if p.native_id == "t3_48fbm9")
     assert first.id == "reddit:t3_48fbm9" and first.platform == "reddit"
@@ -211,7 +180,7 @@ async def test_search_listing(server: ReplayServer, spool: Spool, cursors: Curso
         "limit": ["100"],
         "raw_json": ["1"],
     }
-    posts, _ = spooled(spool)
+    posts = spooled_posts(spool)
     solved = next(p for p in posts if p.native_id == "t3_3gpbiu")
     assert solved.text.startswith("[PRAW][OAuth2Util] Problem using get_banned()")
     assert "Problem solved with this" in solved.text  # selftext follows the title
@@ -241,7 +210,7 @@ async def test_paging_and_resume_without_duplicates(
     asked = [parse_qs(r.query).get("after") for r in server.requests[before:]]
     # Page 2 holds the first post already seen: page 3 is never asked for.
     assert asked == [None, [children[39]["data"]["name"]]]
-    posts, _ = spooled(spool)
+    posts = spooled_posts(spool)
     ids = [p.id for p in posts]
     assert len(ids) == len(set(ids)) == 100
     assert {p.native_id for p in posts} == {c["data"]["name"] for c in children}
@@ -270,7 +239,7 @@ async def test_bounded_pages_continue_next_poll(
     await collector.close()
     assert caught_up.ok and caught_up.spooled == 0 and not caught_up.warnings
     assert "after" not in parse_qs(server.requests[-1].query)
-    posts, _ = spooled(spool)
+    posts = spooled_posts(spool)
     assert len({p.id for p in posts}) == len(posts) == 100
 
 
@@ -309,7 +278,7 @@ async def test_refused_credentials_are_reported_without_the_secret(
     assert "r-askreddit" in text and TOKEN in text and "401" in text and "client_id" in text
     for where in (text, caplog.text, str(collector.health.as_dict())):
         assert CLIENT_SECRET not in where and CLIENT_ID not in where
-    assert cursors.get("r-askreddit") is None and not spooled(spool)[0]
+    assert cursors.get("r-askreddit") is None and not spooled_posts(spool)
 
 
 def test_config_and_missing_secret() -> None:
@@ -360,17 +329,7 @@ async def test_reddit_rate_limit_headers_are_honoured(
 
 
 # ------------------------------------------------------------ fault matrix
-FAULTS = {
-    "429 Retry-After": [Fault.retry_after(1)],
-    "500": [Fault.error(500, times=2)],
-    "timeout": [Fault.timeout(1.5, times=2)],
-    # aiohttp itself retries an idempotent request once on a reused connection that drops.
-    "connection reset": [Fault.reset(times=4)],
-    "truncated JSON": [Fault.truncate(5000, times=2)],
-    "invalid UTF-8": [Fault.invalid_utf8()],
-    "10 MB body": [Fault.huge(10 * 1024 * 1024 + 1)],
-    "token 500": [],
-}
+FAULTS = {**fault_matrix(), "token 500": []}
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -391,13 +350,17 @@ async def test_fault_matrix(
         assert first.error is not None, fault
         error = collector.health.last_error or ""
         assert "r-askreddit" in error and server.url("") in error, error
-        assert cursors.get("r-askreddit") is None and spooled(spool) == ([], [])
+        assert (
+            cursors.get("r-askreddit") is None
+            and not spooled_posts(spool)
+            and not spooled_deletes(spool)
+        )
         second = await run_once(collector, spool, cursors)
         assert second.ok and second.spooled == 100, second.error
     third = await run_once(collector, spool, cursors)
     await collector.close()
     assert third.ok and third.spooled == 0
-    posts, _ = spooled(spool)
+    posts = spooled_posts(spool)
     assert len(posts) == len({p.id for p in posts}) == 100
 
 
@@ -441,7 +404,7 @@ async def test_hostile_text_and_removed_posts(
     report = await run_once(collector, spool, cursors)
     await collector.close()
     assert report.ok, report.error
-    posts, deletes = spooled(spool)
+    posts, deletes = spooled_posts(spool), spooled_deletes(spool)
     assert sorted(deletes) == sorted(f"reddit:{children[i]['data']['name']}" for i in (2, 3))
     by_id = {p.native_id: p for p in posts}
     assert len(by_id) == 4

@@ -5,25 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, event
 
 from bluelamp.post import Post
 from bluelamp.spool import Spool
-from collectors.base import FetchPolicy, HttpSource, run_once
+from collectors.base import HttpSource, run_once
 from collectors.cursors import CursorStore
 from collectors.rss import FeedError, RssCollector, RssSource, safe_url, to_plain_text
+from tests.support.collect import FIXTURES as SHARED_FIXTURES
+from tests.support.collect import fast_policy, needs_fixture, spooled_posts
 from tests.support.replay import Fault, ReplayServer
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rss"
-needs_fixtures = pytest.mark.skipif(
-    not (FIXTURES / "sanitize").is_dir(),
-    reason=f"recorded fixtures missing: {FIXTURES} (the shared fixtures checkout)",
-)
+FIXTURES = SHARED_FIXTURES / "rss"
+# The shared policy with longer timeouts (the large feeds) and the default rate-limit cap.
+POLICY = fast_policy(total_timeout_s=2, connect_timeout_s=1, max_rate_limit_wait_s=300.0)
+needs_fixtures = needs_fixture(FIXTURES / "sanitize")
 
 FORBIDDEN = (
     "<script",
@@ -73,36 +72,9 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-def fast_policy() -> FetchPolicy:
-    return FetchPolicy(
-        total_timeout_s=2,
-        connect_timeout_s=1,
-        max_attempts=2,
-        backoff_base_s=0.01,
-        backoff_max_s=0.02,
-        trust_env=False,
-    )
-
-
 def collector_for(name: str, url: str) -> RssCollector:
     config = RssSource(name=name, kind="rss", url=url)
-    return RssCollector(config, HttpSource(name, fast_policy()))
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
+    return RssCollector(config, HttpSource(name, POLICY))
 
 
 def fast_cursor_store(tmp_path: Path) -> CursorStore:
@@ -114,14 +86,6 @@ def fast_cursor_store(tmp_path: Path) -> CursorStore:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
     return CursorStore(engine)
-
-
-def spooled(spool: Spool) -> list[Post]:
-    return [
-        Post.model_validate_json(op.payload or b"")
-        for op in spool.next_batch(100_000)
-        if op.kind == "index"
-    ]
 
 
 def assert_safe(post: Post, where: str) -> None:
@@ -147,7 +111,7 @@ async def test_entries_become_safe_plain_posts(
     report = await run_once(collector, spool, cursors)
     await collector.close()
     assert report.ok and report.spooled == 2, report.error
-    first, second = sorted(spooled(spool), key=lambda p: p.text)
+    first, second = sorted(spooled_posts(spool), key=lambda p: p.text)
     assert first.platform == "rss" and first.id == f"rss:{first.native_id}"
     assert first.text == "Road closed now\n\nDeansgate is closed after a collision."
     assert first.url == "https://example.test/news/1"
@@ -205,7 +169,7 @@ async def test_every_sanitize_fixture_collects_to_safe_plain_text(
 
     await asyncio.gather(*(collect(i, f) for i, f in enumerate(files)))
     assert len(cursors.all()) == 425
-    posts = spooled(spool)
+    posts = spooled_posts(spool)
     for post in posts:
         assert_safe(post, post.source.query or "?")
     print(f"\n{len(files)} hostile feeds, {len(posts)} posts, {len(failures)} errors")
@@ -222,7 +186,7 @@ async def test_large_real_feed_needing_sanitising(
     report = await run_once(collector, spool, cursors)
     await collector.close()
     assert report.ok and report.spooled > 0, report.error
-    for post in spooled(spool):
+    for post in spooled_posts(spool):
         assert_safe(post, "large")
 
 
@@ -246,7 +210,7 @@ async def test_illformed_feeds_never_crash(
             errors += 1
             assert report.error is not None
             assert f"i{index}" in str(report.error) and url in str(report.error)
-    for post in spooled(spool):
+    for post in spooled_posts(spool):
         assert_safe(post, "illformed")
     print(f"\n{len(files)} ill-formed feeds: {ok} read ({warned} with warnings), {errors} errors")
     assert ok + errors == len(files) and ok > 0
@@ -285,7 +249,7 @@ async def test_changed_feed_yields_only_new_entries(
     report = await run_once(collector, spool, cursors)
     await collector.close()
     assert report.ok and report.spooled == 1
-    assert [p.text for p in spooled(spool)][-1] == "Third"
+    assert [p.text for p in spooled_posts(spool)][-1] == "Third"
 
 
 # ------------------------------------------------------------------ faults

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from bluelamp.post import Post, SourceRef, make_id
@@ -40,12 +39,6 @@ FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 <item><guid>a-2</guid><title>Appeal for witnesses</title>
  <pubDate>Sun, 01 Mar 2026 10:30:00 GMT</pubDate></item>
 </channel></rss>"""
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
 
 
 def _service(tmp_path: Path, sources: list[dict[str, Any]]) -> CollectionService:

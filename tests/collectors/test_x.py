@@ -24,10 +24,9 @@ import gzip
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,18 +35,19 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from bluelamp.errors import ConfigError
-from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors import registry
-from collectors.base import FetchPolicy, HttpSource, RunReport, run_once
+from collectors.base import HttpSource, RunReport, run_once
 from collectors.config import parse_sources
 from collectors.cursors import CursorStore
 from collectors.supervisor import StreamPolicy, supervise
 from collectors.x import XSearchCollector, XSource, XStreamCollector, build, make_api
 from collectors.x.mapping import id_time
+from tests.support.collect import FIXTURES as SHARED_FIXTURES
+from tests.support.collect import fast_policy, spooled_deletes, spooled_posts
 from tests.support.replay import Fault, Interaction, ReplayServer, load_cassette
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "x_api_v2"
+FIXTURES = SHARED_FIXTURES / "x_api_v2"
 SEARCH = "/2/tweets/search/recent"
 STREAM = "/2/tweets/search/stream"
 RULES = "/2/tweets/search/stream/rules"
@@ -121,43 +121,12 @@ def newer_page() -> Interaction:
 
 
 # ------------------------------------------------------------ fixtures
-def fast_policy(**overrides: Any) -> FetchPolicy:
-    values: dict[str, Any] = {
-        "total_timeout_s": 0.5,
-        "connect_timeout_s": 0.5,
-        "max_attempts": 2,
-        "backoff_base_s": 0.01,
-        "backoff_max_s": 0.02,
-        "breaker_threshold": 100,
-        "max_rate_limit_wait_s": 5.0,
-        "trust_env": False,
-    }
-    values.update(overrides)
-    return FetchPolicy(**values)
-
-
 class Clock:
     def __init__(self, now: datetime = RECORDED_AT) -> None:
         self.now = now
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ReplayServer]:
-    async with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
 
 
 @pytest.fixture(autouse=True)
@@ -180,20 +149,8 @@ def config(server: ReplayServer, **fields: Any) -> XSource:
 
 def searcher(server: ReplayServer, clock: Clock | None = None, **fields: Any) -> XSearchCollector:
     cfg = config(server, **fields)
-    api = make_api(cfg, HttpSource(cfg.name, fast_policy()))
+    api = make_api(cfg, HttpSource(cfg.name, fast_policy(breaker_threshold=100)))
     return XSearchCollector(cfg, api, clock=clock or Clock())
-
-
-def spooled(spool: Spool) -> list[Post]:
-    return [
-        Post.model_validate_json(op.payload or b"")
-        for op in spool.next_batch(100_000)
-        if op.kind == "index"
-    ]
-
-
-def spooled_deletes(spool: Spool) -> list[str]:
-    return [op.post_id for op in spool.next_batch(100_000) if op.kind == "delete"]
 
 
 def query_of(server: ReplayServer, path: str, index: int = -1) -> dict[str, str]:
@@ -234,7 +191,7 @@ async def test_recorded_pages_follow_next_token_then_resume_from_since_id(
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert json.loads(cursors.get("gmp-x") or "{}")["since_id"] == PAGE1_NEWEST
 
-    posts = {p.native_id: p for p in spooled(spool)}
+    posts = {p.native_id: p for p in spooled_posts(spool)}
     post = posts[PAGE1_NEWEST]
     assert post.id == f"x:{PAGE1_NEWEST}" and post.platform == "x"
     assert post.text.startswith("RT @t6dr1ve: #TwitterBots go away! We don't need your help!")
@@ -251,7 +208,7 @@ async def test_recorded_pages_follow_next_token_then_resume_from_since_id(
     third = await run_once(collector, spool, cursors)
     await collector.close()
     assert third.ok and third.spooled == 0
-    ids = [p.id for p in spooled(spool)]
+    ids = [p.id for p in spooled_posts(spool)]
     assert len(ids) == len(set(ids)) == 22
 
 
@@ -280,7 +237,7 @@ async def test_unfinished_catch_up_continues_from_next_token(
     assert query_of(server, SEARCH)["since_id"] == since
     state = json.loads(cursors.get("gmp-x") or "{}")
     assert state["since_id"] == PAGE1_NEWEST and state["paging"] is None
-    assert len({p.id for p in spooled(spool)}) == 20
+    assert len({p.id for p in spooled_posts(spool)}) == 20
 
 
 def expanded_page() -> Interaction:
@@ -347,7 +304,7 @@ async def test_authors_places_and_hostile_text_join_into_safe_posts(
     # The record without text is skipped, named, and the rest flows.
     assert any(f"post {d['id']}" in w and "'text' missing" in w for w in report.warnings)
     assert collector.health.last_warning
-    posts = {p.native_id: p for p in spooled(spool)}
+    posts = {p.native_id: p for p in spooled_posts(spool)}
     first = posts[a["id"]]
     assert first.author.handle == "XDevelopers" and first.author.display_name == "Developers"
     assert first.author.id == "2244994945"
@@ -393,7 +350,7 @@ async def test_fault_fails_the_poll_then_the_next_poll_collects_everything_once(
     collector = searcher(server)
     failed = await run_once(collector, spool, cursors)
     assert failed.error is not None, fault
-    assert cursors.get("gmp-x") is None and spooled(spool) == []
+    assert cursors.get("gmp-x") is None and spooled_posts(spool) == []
     error = collector.health.last_error or ""
     assert "gmp-x" in error and SEARCH in error, error
     assert_no_token(error, failed.error, collector.health.as_dict())
@@ -403,7 +360,7 @@ async def test_fault_fails_the_poll_then_the_next_poll_collects_everything_once(
     await collector.close()
     assert recovered.ok and recovered.spooled == 10, recovered.error
     assert again.ok and again.spooled == 0
-    ids = [p.id for p in spooled(spool)]
+    ids = [p.id for p in spooled_posts(spool)]
     assert len(ids) == len(set(ids)) == 10
     assert collector.health.errors == 1 and collector.health.last_success_at is not None
 
@@ -670,7 +627,7 @@ def streamer(server: ReplayServer | str, **stream: Any) -> XStreamCollector:
             },
         }
     )
-    api = make_api(cfg, HttpSource(cfg.name, fast_policy()))
+    api = make_api(cfg, HttpSource(cfg.name, fast_policy(breaker_threshold=100)))
     return XStreamCollector(cfg, api, clock=Clock())
 
 
@@ -729,7 +686,7 @@ async def test_stream_drop_is_reconnected_by_the_supervisor_and_backfilled(
     assert {"delete": {"ids": ["11"]}} in posts_to_rules
     assert {"add": [{"value": "Tweepy", "tag": OURS}]} in posts_to_rules
 
-    posts = spooled(spool)
+    posts = spooled_posts(spool)
     ids = [p.id for p in posts]
     assert len(ids) == len(set(ids)) == 3 + 10 + 1  # stream, back-fill, stream: none twice
     older = older_tweets()
@@ -770,7 +727,7 @@ async def test_each_connection_backfills_from_the_saved_cursor_first(
     assert query_of(server, SEARCH, 0)["since_id"] == PAGE2_NEWEST
     # The reconnect after the 503 resumed from the cursor the back-fill saved.
     assert query_of(server, SEARCH, 1)["since_id"] == PAGE1_NEWEST
-    ids = [p.id for p in spooled(spool)]
+    ids = [p.id for p in spooled_posts(spool)]
     assert len(ids) == len(set(ids)) == 10
     assert json.loads(cursors.get("gmp-stream") or "{}")["since_id"] == PAGE1_NEWEST
 
@@ -794,7 +751,7 @@ async def test_401_reports_the_hint_without_the_token(
     assert "HTTP 401" in error and "Unauthorized" in error and refusing in error, error
     assert "regenerate it in the X developer portal" in error
     assert health.reconnects >= 1 and health.connected is False
-    assert spooled(spool) == [] and cursors.get("gmp-stream") is None
+    assert spooled_posts(spool) == [] and cursors.get("gmp-stream") is None
     if refusing == RULES:
         assert server.hits(STREAM) == 0  # no stream without the rules in place
     assert_no_token(error, health.as_dict())
@@ -827,7 +784,7 @@ async def test_stream_429_is_reported_with_x_wait_and_the_supervisor_retries(
     assert asked is not None and 600 < int(asked.group(1)) <= 900  # X's reset, not a default
     assert collector.health.rate_limit_hits == 1
     # The refused connection was never served; the retry was, and its post arrived once.
-    assert [p.native_id for p in spooled(spool)] == [mention]
+    assert [p.native_id for p in spooled_posts(spool)] == [mention]
     assert "HTTP 503" in (collector.health.last_error or "")
 
 
@@ -844,7 +801,7 @@ async def test_a_10_mb_line_ends_the_connection_and_the_next_one_collects(
         )
     logged = errors_logged(logs)
     assert "LineTooLong" in logged[0] and STREAM in logged[0] and "HTTP 200" in logged[0], logged
-    assert [p.native_id for p in spooled(spool)] == [newer_tweets()[0]["id"]]
+    assert [p.native_id for p in spooled_posts(spool)] == [newer_tweets()[0]["id"]]
 
 
 class HeldStream:
@@ -906,7 +863,7 @@ async def test_quiet_stream_flushes_a_part_filled_batch_without_waiting_for_a_ke
 
         await supervised(collector, spool, cursors, flushed_while_open)
         assert x.connections == 1 and collector.health.last_error is None
-        assert sorted(p.native_id for p in spooled(spool)) == sorted(
+        assert sorted(p.native_id for p in spooled_posts(spool)) == sorted(
             [older[0]["id"], older[1]["id"]]
         )
 

@@ -5,28 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
-from pathlib import Path
 from typing import Any
 
-from bluelamp.post import Post
 from bluelamp.spool import Spool
 from collectors.base import FetchPolicy, RunReport, commit
 from collectors.bluesky.config import BlueskySource
 from collectors.bluesky.firehose import BlueskyFirehoseCollector
 from collectors.cursors import CursorStore
 from tests.support.bluesky.devnet import DevNet
+from tests.support.collect import fast_policy
 
 
-def fast_policy() -> FetchPolicy:
-    return FetchPolicy(
-        total_timeout_s=2,
-        connect_timeout_s=1,
-        max_attempts=2,
-        backoff_base_s=0.01,
-        backoff_max_s=0.02,
-        max_rate_limit_wait_s=5,
-        trust_env=False,
-    )
+def bluesky_policy() -> FetchPolicy:
+    """The shared fast policy with the longer timeouts the dev network needs."""
+    return fast_policy(total_timeout_s=2, connect_timeout_s=1)
 
 
 def firehose(
@@ -42,20 +34,12 @@ def firehose(
         service=devnet.pds,
         options=options,
     )
-    return BlueskyFirehoseCollector(config, fast_policy())
+    return BlueskyFirehoseCollector(config, bluesky_policy())
 
 
 def spool_ops(spool: Spool) -> list[tuple[str, str, bytes | None]]:
     """Every op in the spool, in order: (kind, post id, payload)."""
     return [(op.kind, op.post_id, op.payload) for op in spool.next_batch(1_000_000)]
-
-
-def spooled_posts(spool: Spool) -> list[Post]:
-    return [
-        Post.model_validate_json(payload or b"")
-        for kind, _, payload in spool_ops(spool)
-        if kind == "index"
-    ]
 
 
 async def run_stream(
@@ -97,7 +81,3 @@ def has_ids(ids: set[str]) -> Callable[[Spool], bool]:
         return ids <= {post_id for _, post_id, _ in spool_ops(spool)}
 
     return check
-
-
-def spool_at(tmp: Path, name: str = "spool.sqlite3") -> Spool:
-    return Spool(tmp / name)

@@ -13,8 +13,9 @@ from bluelamp.spool import Spool
 from collectors.bluesky.firehose import FirehoseError
 from collectors.bluesky.records import POST_COLLECTION, parse_post_uri, post_id
 from collectors.cursors import CursorStore
-from tests.collectors.bluesky.helpers import firehose, has_ids, run_stream, spool_ops, spooled_posts
+from tests.collectors.bluesky.helpers import firehose, has_ids, run_stream, spool_ops
 from tests.support.bluesky.devnet import DevNet
+from tests.support.collect import spooled_posts
 
 
 def ids_of(uris: list[str]) -> set[str]:
@@ -24,16 +25,6 @@ def ids_of(uris: list[str]) -> set[str]:
         assert parsed, uri
         out.add(post_id(*parsed))
     return out
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
 
 
 async def test_posts_reach_the_spool_with_author_refs_and_language(

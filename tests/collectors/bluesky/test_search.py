@@ -9,7 +9,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,8 +20,9 @@ from collectors.bluesky.config import BlueskySource
 from collectors.bluesky.records import parse_post_uri, post_id
 from collectors.bluesky.search import SEARCH, BlueskySearchCollector
 from collectors.cursors import CursorStore
-from tests.collectors.bluesky.helpers import fast_policy, spool_ops, spooled_posts
+from tests.collectors.bluesky.helpers import bluesky_policy, spool_ops
 from tests.support.bluesky.devnet import DevNet
+from tests.support.collect import spooled_posts
 from tests.support.replay import Fault, ReplayServer
 
 
@@ -41,17 +41,7 @@ def searcher(name: str, service: str, queries: list[str], **kw: Any) -> BlueskyS
         options=options,
         **kw,
     )
-    return BlueskySearchCollector(config, HttpSource(name, fast_policy()))
-
-
-@pytest.fixture
-def spool(tmp_path: Path) -> Spool:
-    return Spool(tmp_path / "spool.sqlite3")
-
-
-@pytest.fixture
-def cursors(tmp_path: Path) -> CursorStore:
-    return CursorStore(f"sqlite:///{tmp_path / 'state.db'}")
+    return BlueskySearchCollector(config, HttpSource(name, bluesky_policy()))
 
 
 async def poll_until(
