@@ -23,7 +23,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from bluelamp.errors import BluelampError
 
 GENESIS = "0" * 64
-ACTIONS = ("search", "view_author", "export", "reply", "erase", "ingest", "retention")
+# "configure": what is being monitored (the sources in force when collection starts).
+ACTIONS = (
+    "search",
+    "view_author",
+    "export",
+    "reply",
+    "erase",
+    "ingest",
+    "retention",
+    "configure",
+)
 
 
 class AuditRefused(BluelampError):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from pathlib import Path
+from typing import Any
 
+from bluelamp.audit import AuditLedger, Justification
 from bluelamp.backoff import backoff_delay
 from bluelamp.errors import BluelampError
 from bluelamp.logging import get_logger
@@ -33,6 +36,25 @@ def sources_path(settings: Settings) -> Path:
     return path if path.is_absolute() else Path.cwd() / path
 
 
+def record_configuration(settings: Settings, path: Path, sources: list[Any]) -> None:
+    """Write what is monitored to the audit ledger when collection starts, so
+    that every change to the sources in force is attributable (who, when, what)."""
+    raw = path.read_bytes() if path.is_file() else b""
+    enabled = [
+        s.model_dump(mode="json", exclude={"options"}) for s in sources if s.enabled
+    ]  # names, kinds, queries, match terms; credential fields are only {env|file} references
+    AuditLedger(settings.state_url).record(
+        "configure",
+        Justification("collection started with the sources in force", None),
+        {
+            "sources_file": str(path),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "enabled": enabled,
+            "disabled": [s.name for s in sources if not s.enabled],
+        },
+    )
+
+
 class Monitor:
     def __init__(self, settings: Settings, *, drain: bool = True) -> None:
         self.settings = settings
@@ -45,7 +67,9 @@ class Monitor:
 
     async def start(self) -> None:
         settings = self.settings
-        sources = load_sources(sources_path(settings))
+        path = sources_path(settings)
+        sources = load_sources(path)
+        await asyncio.to_thread(record_configuration, settings, path, sources)
         self.spool = open_spool(settings)
         cursors = CursorStore(settings.state_url)
         health = HealthStore(cursors.engine)

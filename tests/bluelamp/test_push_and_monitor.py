@@ -181,3 +181,11 @@ async def test_serve_collects_and_indexes_in_the_background(
             assert found["posts"][0]["source"]["name"] == "news"
             status = (await client.get("/api/v1/sources")).json()["sources"]
         assert status[0]["status"] == "ok" and status[0]["mode"] == "polled"
+    # what was monitored is on the record: the sources in force when collection started
+    [configured] = [
+        e for e in AuditLedger(settings.state_url).entries(50) if e.action == "configure"
+    ]
+    detail = configured.detail
+    assert [s["name"] for s in detail["enabled"]] == ["news"]
+    assert detail["enabled"][0]["url"] == server.url("/news.xml")
+    assert len(detail["sha256"]) == 64
