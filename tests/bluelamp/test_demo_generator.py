@@ -19,6 +19,8 @@ from bluelamp.demo.generator import (
     main,
     write_jsonl,
 )
+from bluelamp.post import SourceRef
+from collectors.file_import import record_to_post
 
 Record = dict[str, object]
 
@@ -237,10 +239,9 @@ def test_cli_main(tmp_path: Path) -> None:
 
 
 def _load(records: list[Record]) -> None:
-    file_import = pytest.importorskip("collectors.file_import")
-    source = file_import.SourceRef(name="import", query="demo.jsonl")
+    source = SourceRef(name="import", query="demo.jsonl")
     for r in records:
-        post = file_import.record_to_post(r, source)
+        post = record_to_post(r, source)
         assert post.synthetic is True
         assert post.native_id == r["id"]
         assert post.language == r["lang"]

@@ -135,7 +135,7 @@ def test_sentiment_head_beats_chance_on_validation_tweets(encoder: Encoder) -> N
 
         texts, y = data.load_tweeteval("sentiment", "val")
     except FileNotFoundError as exc:
-        pytest.skip(f"shared datasets missing: {exc}")
+        pytest.fail(f"shared datasets missing (../shared/datasets): {exc}", pytrace=False)
     texts, y = texts[:100], y[:100]  # a smoke check, not the metric
     head = load_head("sentiment")
     pred = head.predict_proba(encoder.encode(texts)).argmax(axis=1)

@@ -49,10 +49,20 @@ def spooled_deletes(spool: Spool) -> list[str]:
 
 
 def needs_fixture(path: Path) -> pytest.MarkDecorator:
-    """Skip where the shared fixtures checkout lacks ``path`` (CI clones it beside the repo)."""
-    return pytest.mark.skipif(
-        not path.exists(), reason=f"recorded fixtures missing: {path} (the shared checkout)"
-    )
+    """Fail (never skip) where the shared checkout lacks ``path``: the recorded
+    traffic is part of the suite, and CI clones ``../shared`` beside the repo.
+    The failure is raised while the module is collected, so the run fails."""
+    require_shared(path)
+    return pytest.mark.usefixtures()  # a no-op mark, so modules can keep `pytestmark = ...`
+
+
+def require_shared(path: Path) -> None:
+    if not path.exists():
+        pytest.fail(
+            f"shared data missing: {path}. The suite needs the shared checkout beside the"
+            " repository (../shared, with datasets/ and fixtures/), as CI provides it.",
+            pytrace=False,
+        )
 
 
 def fault_matrix() -> dict[str, list[Fault]]:

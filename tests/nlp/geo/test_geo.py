@@ -28,6 +28,7 @@ from nlp.geo.forces import (
 from nlp.geo.gazetteer import POSTCODE_RE, lookup_postcode
 from nlp.geo.geoparser import Geoparser, GeoparserConfig
 from nlp.pipeline import Pipeline
+from tests.support.collect import require_shared
 
 BTC = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "broad_twitter_corpus"
 
@@ -368,8 +369,7 @@ def test_evaluate_location_on_a_snippet(tmp_path: Path) -> None:
 
 
 def test_evaluate_location_on_btc(geoparser: Geoparser) -> None:
-    if not BTC.is_dir():
-        pytest.skip(f"Broad Twitter Corpus not found at {BTC} (../shared/datasets)")
+    require_shared(BTC)
     result = evaluate_location([BTC / "a.conll"], systems={"geoparser": geoparser.place_spans})
     m = result["a"]["geoparser"]
     assert m["tp"] + m["fn"] > 100  # the section has >100 gold LOC entities
