@@ -1,9 +1,10 @@
 """Bluesky end-to-end latency: createRecord returns -> the post is searchable.
 
 A local Bluesky network (``tests/support/bluesky``) and an embedded
-OpenSearch (or ``BLUELAMP_SEARCH_URL``) are started; a supervised firehose
-collector (``collectors.supervisor.supervise``) and a ``Drainer`` run as
-they do in production, without NLP models. Posts are then created one by one
+OpenSearch (or ``BLUELAMP_SEARCH_URL``) are started, and the production
+``Monitor`` (what ``serve`` and ``collect`` run: a sources file with one
+firehose source, the supervisor, the spool and the drain loop) runs without
+NLP models. Posts are then created one by one
 through the PDS; for each, the clock starts when ``createRecord`` returns and
 stops when a search for its id finds it (polled every ``poll_ms``, each
 poll preceded by an index refresh, so the figure is the pipeline's latency
@@ -27,16 +28,13 @@ import aiohttp
 
 from bench.bulk_indexing import _engine
 from bench.runner import BenchOptions, BenchResult, Target, benchmark
-from bluelamp.pipeline import Drainer, indexer_for, layout_for
+from bluelamp.monitor import Monitor
+from bluelamp.pipeline import layout_for
 from bluelamp.settings import load_settings
-from bluelamp.spool import Spool
-from collectors.bluesky.config import BlueskySource
-from collectors.bluesky.firehose import BlueskyFirehoseCollector
 from collectors.bluesky.records import parse_post_uri, post_id
 from collectors.cursors import CursorStore
-from collectors.supervisor import StreamPolicy, supervise
 from indexer.engine import SearchEngine
-from tests.support.bluesky.devnet import DevNet, Postgres
+from tests.support.bluesky.devnet import DevNet, Postgres, with_firehose_source
 
 FULL_POSTS, QUICK_POSTS = 200, 40
 TARGET_P95_S = 2.0
@@ -74,30 +72,11 @@ async def bluesky_latency(options: BenchOptions) -> BenchResult:
                     nlp={"enabled": False},
                 )
                 alias = layout_for(settings).alias
-                spool = Spool(root / "spool.sqlite3")
-                cursors = CursorStore(f"sqlite:///{root / 'state.db'}")
-                config = BlueskySource(
-                    name="bench-latency",
-                    kind="bluesky",
-                    mode="firehose",
-                    collect_all=True,
-                    service=net.pds,
-                )
-                collector = BlueskyFirehoseCollector(config)
-                drainer = Drainer(spool, indexer_for(settings, eng.engine), settings)
-                stop = asyncio.Event()
-                tasks = [
-                    asyncio.create_task(
-                        supervise(
-                            collector,
-                            spool,
-                            cursors,
-                            stop=stop,
-                            policy=StreamPolicy(backoff_base_s=0.1, backoff_max_s=1),
-                        )
-                    ),
-                    asyncio.create_task(drainer.drain(stop=stop, until_empty=False, idle_s=0.05)),
-                ]
+                monitor = Monitor(with_firehose_source(settings, net.pds, "bench-latency"))
+                cursors = CursorStore(settings.state_url)
+                cursors.set("bench-latency", "0")  # a fresh network: replay its few events
+                cursors.close()
+                await monitor.start()
                 try:
                     async with aiohttp.ClientSession(trust_env=False) as session:
                         user = await net.create_account(session, "latency")
@@ -120,9 +99,7 @@ async def bluesky_latency(options: BenchOptions) -> BenchResult:
                             latencies.append(time.monotonic() - started)
                             await asyncio.sleep(gap_s)
                 finally:
-                    stop.set()
-                    await asyncio.wait_for(asyncio.gather(*tasks), 30)
-                    spool.close()
+                    await monitor.stop()
         finally:
             await asyncio.to_thread(net.stop)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +108,18 @@ def test_models_load_from_a_directory() -> None:
     assert models.categories.labels == CATEGORIES
     assert models.categories.thresholds.shape == (len(CATEGORIES),)
     assert models.relevance.threshold is not None
+
+
+def test_the_dataset_validator_and_the_heads_share_one_category_list() -> None:
+    """datasets/uk_policing/validate.py is stdlib-only on purpose (it runs without
+    Bluelamp installed), so it keeps its own copy of the list; it must not drift."""
+    import importlib.util
+
+    from nlp.heads.crime import CATEGORIES
+
+    path = Path(__file__).resolve().parents[2] / "datasets" / "uk_policing" / "validate.py"
+    spec = importlib.util.spec_from_file_location("uk_policing_validate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert tuple(module.CATEGORIES) == CATEGORIES

@@ -1,4 +1,5 @@
-"""End to end: PDS -> firehose -> supervised collector -> spool -> Drainer -> OpenSearch."""
+"""End to end, the production path: PDS -> firehose -> the Monitor that `serve` and
+`collect` run (sources file, registry, supervisor, spool, drain) -> OpenSearch."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bluelamp.pipeline import Drainer, indexer_for, layout_for, open_spool
+from bluelamp.monitor import Monitor
+from bluelamp.pipeline import layout_for
 from bluelamp.settings import Settings
 from collectors.bluesky.records import parse_post_uri, post_id
 from collectors.cursors import CursorStore
-from collectors.supervisor import StreamPolicy, supervise
 from indexer.engine import SearchEngine
-from tests.collectors.bluesky.helpers import firehose
-from tests.support.bluesky.devnet import DevNet
+from tests.support.bluesky.devnet import DevNet, with_firehose_source
 
 
 async def hits(engine: SearchEngine, settings: Settings, word: str) -> list[dict[str, Any]]:
@@ -42,34 +42,17 @@ async def wait_for(check: Any, what: str, timeout_s: float = 30) -> Any:
 
 
 @pytest.fixture
-async def pipeline(
-    devnet: DevNet, settings: Settings, engine: SearchEngine
-) -> AsyncIterator[CursorStore]:
-    """A supervised firehose collector and a drainer, running until the test ends."""
-    spool = open_spool(settings)
-    cursors = CursorStore(f"sqlite:///{settings.data_dir / 'state.db'}")
+async def pipeline(devnet: DevNet, settings: Settings) -> AsyncIterator[CursorStore]:
+    """The Monitor with one firehose source on the dev PDS, until the test ends."""
+    monitor = Monitor(with_firehose_source(settings, devnet.pds, "fh-index"))
+    cursors = CursorStore(settings.state_url)
     cursors.set("fh-index", "0")  # from the PDS's first event
-    collector = firehose(devnet, "fh-index")
-    stop = asyncio.Event()
-    drainer = Drainer(spool, indexer_for(settings, engine), settings)
-    tasks = [
-        asyncio.create_task(
-            supervise(
-                collector,
-                spool,
-                cursors,
-                stop=stop,
-                policy=StreamPolicy(backoff_base_s=0.05, backoff_max_s=0.2),
-            )
-        ),
-        asyncio.create_task(drainer.drain(stop=stop, until_empty=False, idle_s=0.05)),
-    ]
+    await monitor.start()
     try:
         yield cursors
     finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-        spool.close()
+        await monitor.stop()
+        cursors.close()
 
 
 async def test_a_post_becomes_searchable_and_its_deletion_removes_it(

@@ -308,3 +308,22 @@ class DevNet:
             token=account.access_jwt,
         )
         return [str(r["uri"]) for r in data.get("results", [])]
+
+
+def with_firehose_source(settings: Any, service: str, name: str) -> Any:
+    """``settings`` whose sources file holds one firehose source on ``service``
+    (every post: the dev network has nothing to filter), for running the real
+    ``Monitor`` in tests and benchmarks."""
+    import yaml
+
+    path = settings.data_dir / "sources.yaml"
+    source = {
+        "name": name,
+        "kind": "bluesky",
+        "mode": "firehose",
+        "collect_all": True,
+        "service": service,
+    }
+    path.write_text(yaml.safe_dump({"sources": [source]}), encoding="utf-8")
+    collectors = settings.collectors.model_copy(update={"sources_file": path})
+    return settings.model_copy(update={"collectors": collectors})
