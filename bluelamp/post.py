@@ -32,6 +32,9 @@ class Author(_Strict):
     id: str | None = None
     handle: str | None = Field(None, max_length=256)
     display_name: str | None = Field(None, max_length=512)
+    # The free-text location on the author's profile (X has one). Kept with the post for
+    # the geoparser, which weighs it below the text and geotag; not indexed for search.
+    location: str | None = Field(None, max_length=512)
 
 
 class PostRef(_Strict):

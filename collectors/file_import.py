@@ -2,7 +2,7 @@
 
 The format is a public contract (docs/import-format.md): required fields are
 ``platform``, ``id``, ``text`` and ``created_at``; ``author_handle``,
-``author_name``, ``url``, ``lang``, ``lat``, ``lon`` and ``synthetic`` are
+``author_name``, ``author_location``, ``url``, ``lang``, ``lat``, ``lon`` and ``synthetic`` are
 optional; other fields are ignored so that exports from other tools load.
 """
 
@@ -143,6 +143,7 @@ def record_to_post(row: dict[str, Any], source: SourceRef) -> Post:
         "author": {
             "handle": _opt_str(row.get("author_handle")),
             "display_name": _opt_str(row.get("author_name")),
+            "location": _opt_str(row.get("author_location")),
         },
         "hashtags": _HASHTAG.findall(text),
         "mentions": _MENTION.findall(text),

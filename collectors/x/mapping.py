@@ -109,6 +109,7 @@ def tweet_to_post(
                 id=_clean(tweet.get("author_id"), 64),
                 handle=handle,
                 display_name=_clean(user.get("name"), 512),
+                location=_clean(user.get("location"), 512),
             ),
             references=_references(tweet.get("referenced_tweets")),
             hashtags=_entity_values(tweet, "hashtags", "tag"),

@@ -51,6 +51,12 @@ PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 SAME_PLACE_KM = 25.0  # candidates closer than this are one place for disambiguation
 CONTEXT_KM = 30.0  # another mention or the geotag this close supports a candidate
 GEOTAG_CONFIDENCE = 0.6  # where the device was, not necessarily what the post is about
+# The author's profile location says where they say they live, not where the post is about:
+# a place found there is capped below the geotag and below a clear mention in the text,
+# and it decides the force area only when the post itself gives nothing.
+PROFILE_CONFIDENCE = 0.35
+GEOTAG_SUPPORT = 0.3  # score added to an ambiguous name's reading near the geotag
+PROFILE_SUPPORT = 0.25  # ... and near the profile location (weighed a little less)
 STREET_SUFFIXES = [
     "street", "road", "lane", "avenue", "way", "drive", "close", "crescent", "terrace",
     "square", "parade", "walk", "grove", "gardens", "park", "hill", "st", "rd", "ave",
@@ -280,7 +286,7 @@ class Geoparser:
     # e.g. "0.2.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
     # "0.2.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
-    reads: ClassVar[tuple[str, ...]] = ("text", "post.geo")
+    reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
         "enrichment.places",
         "enrichment.force_area",
@@ -314,10 +320,33 @@ class Geoparser:
     # ----------------------------------------------------------------- batch
     def __call__(self, docs: list[NlpDoc]) -> None:
         texts = (d.text for d in docs)
+        profiles = self._profile_places(docs)
         for doc, sdoc in zip(
             docs, self.nlp.pipe(texts, batch_size=self.config.batch_size), strict=True
         ):
-            self._enrich(doc, sdoc)
+            self._enrich(doc, sdoc, profiles.get(id(doc)))
+
+    def _profile_places(self, docs: list[NlpDoc]) -> dict[int, tuple[Place, str | None]]:
+        """The place each author's profile location names, by ``id(doc)`` (when one does)."""
+        with_profile = [
+            (d, loc.strip()[:200]) for d in docs if (loc := d.post.author.location) and loc.strip()
+        ]
+        if not with_profile:
+            return {}
+        out: dict[int, tuple[Place, str | None]] = {}
+        sdocs = self.nlp.pipe((loc for _, loc in with_profile), batch_size=self.config.batch_size)
+        for (doc, _), sdoc in zip(with_profile, sdocs, strict=True):
+            found = self._places(sdoc, [], profile=True)
+            if found:
+                place, force = found[0]
+                capped = place.model_copy(
+                    update={
+                        "confidence": round(min(place.confidence, 1.0) * PROFILE_CONFIDENCE, 3),
+                        "method": "profile",
+                    }
+                )
+                out[id(doc)] = (capped, force)
+        return out
 
     def place_spans(self, texts: Iterable[str]) -> list[list[tuple[int, int]]]:
         """Character spans of every place entity the geoparser sees (for evaluation)."""
@@ -340,10 +369,12 @@ class Geoparser:
         ]
 
     # ----------------------------------------------------------------- one post
-    def _mentions(self, sdoc: Any) -> list[Mention]:
+    def _mentions(self, sdoc: Any, *, profile: bool = False) -> list[Mention]:
+        # A profile location is a list of place names: "Reading, Berkshire" opens with a
+        # place, so the sentence-start doubt about capitalised common words does not apply.
         out: list[Mention] = []
         for ent in sdoc.ents:
-            if ent.label_ not in PLACE_LABELS or self._doubtful(ent):
+            if ent.label_ not in PLACE_LABELS or (not profile and self._doubtful(ent)):
                 continue
             ent_id = ent.ent_id_
             if ent_id.startswith("gaz:"):
@@ -373,8 +404,9 @@ class Geoparser:
         return out
 
     def _resolve(
-        self, mentions: list[Mention], geotag: tuple[float, float] | None
+        self, mentions: list[Mention], context: list[tuple[float, float, float]]
     ) -> list[tuple[Mention, list[Candidate], float]]:
+        """Pick each mention's reading; ``context`` holds (lat, lon, support) points."""
         anchors: list[tuple[int, float, float, str | None]] = []  # unambiguous mentions
         for i, m in enumerate(mentions):
             if len(m.groups) == 1:
@@ -395,8 +427,9 @@ class Geoparser:
                     )
                     same_force = any(j != i and f == best.force for j, _, _, f in anchors)
                     score += 0.5 if near else (0.2 if same_force else 0.0)
-                    if geotag and km(geotag[0], geotag[1], best.lat, best.lon) < CONTEXT_KM:
-                        score += 0.3
+                    for lat, lon, support in context:
+                        if km(lat, lon, best.lat, best.lon) < CONTEXT_KM:
+                            score += support
                 scored.append((score, group))
             scored.sort(key=lambda s: -s[0])
             score, group = scored[0]
@@ -407,14 +440,14 @@ class Geoparser:
             resolved.append((m, group, conf))
         return resolved
 
-    def _enrich(self, doc: NlpDoc, sdoc: Any) -> None:
-        doc.features["spacy_doc"] = sdoc
-        doc.features["place_spans"] = self._spans(sdoc)
-        geo = doc.post.geo
-        geotag = (geo.lat, geo.lon) if geo else None
+    def _places(
+        self, sdoc: Any, context: list[tuple[float, float, float]], *, profile: bool = False
+    ) -> list[tuple[Place, str | None]]:
+        """Places named in ``sdoc`` with their force, most confident first."""
         places: list[tuple[Place, str | None]] = []
         seen: set[tuple[str, int, int]] = set()
-        for mention, group, conf in self._resolve(self._mentions(sdoc), geotag):
+        mentions = self._mentions(sdoc, profile=profile)
+        for mention, group, conf in self._resolve(mentions, context):
             if conf < self.config.min_confidence:
                 continue
             point = min(group, key=lambda c: POINT_ORDER[c.kind])
@@ -434,6 +467,21 @@ class Geoparser:
             )
             places.append((place, force or force_at(point.lat, point.lon)))
         places.sort(key=lambda p: -p[0].confidence)
+        return places
+
+    def _enrich(
+        self, doc: NlpDoc, sdoc: Any, profile: tuple[Place, str | None] | None = None
+    ) -> None:
+        doc.features["spacy_doc"] = sdoc
+        doc.features["place_spans"] = self._spans(sdoc)
+        geo = doc.post.geo
+        geotag = (geo.lat, geo.lon) if geo else None
+        context: list[tuple[float, float, float]] = []
+        if geotag:
+            context.append((geotag[0], geotag[1], GEOTAG_SUPPORT))
+        if profile:
+            context.append((profile[0].lat, profile[0].lon, PROFILE_SUPPORT))
+        places = self._places(sdoc, context)
         best: tuple[Place, str | None] | None = places[0] if places else None
         if geotag:
             gforce = force_at(*geotag)
@@ -447,6 +495,10 @@ class Geoparser:
             places.append((gplace, gforce))
             if best is None or best[0].confidence < GEOTAG_CONFIDENCE:
                 best = (gplace, gforce)
+        if profile:
+            places.append(profile)
+            if best is None:  # only when neither the text nor the geotag placed the post
+                best = profile
         enr = doc.post.enrichment
         enr.places = [p for p, _ in places]
         enr.force_area = best[1] if best else None

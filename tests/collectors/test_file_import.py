@@ -21,6 +21,7 @@ def test_jsonl_good_and_bad_lines_are_reported_by_line(tmp_path: Path) -> None:
         "text": "hello #Leeds @WestYorksPolice https://a.b/c",
         "created_at": "2026-11-01T09:00:00Z",
         "author_handle": "leeds_fan",
+        "author_location": "Headingley, Leeds",
         "lat": 53.8,
         "lon": -1.55,
         "lang": "EN",
@@ -49,6 +50,7 @@ def test_jsonl_good_and_bad_lines_are_reported_by_line(tmp_path: Path) -> None:
     assert first.links == ["https://a.b/c"] and first.language == "en"
     assert first.geo is not None and first.geo.lat == 53.8
     assert first.author.handle == "leeds_fan" and first.source.name == "import"
+    assert first.author.location == "Headingley, Leeds"
     errors = {r.line: r.error for r in records if r.error}
     assert "not valid JSON" in (errors[3] or "")
     assert errors[4] == "created_at: required"

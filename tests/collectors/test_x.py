@@ -274,8 +274,18 @@ def expanded_page() -> Interaction:
     c.update(author_id="missing-from-includes")
     del d["text"]  # a record missing a required field
     users = [
-        {"id": "2244994945", "username": "XDevelopers", "name": "Developers"},
-        {"id": "783214", "username": "X", "name": "<b>X</b> &lt;i&gt;HQ&lt;/i&gt;"},
+        {
+            "id": "2244994945",
+            "username": "XDevelopers",
+            "name": "Developers",
+            "location": "Manchester, UK",
+        },
+        {
+            "id": "783214",
+            "username": "X",
+            "name": "<b>X</b> &lt;i&gt;HQ&lt;/i&gt;",
+            "location": "<script>x</script>\u200bEverywhere",
+        },
     ]
     places = [
         {
@@ -308,6 +318,7 @@ async def test_authors_places_and_hostile_text_join_into_safe_posts(
     first = posts[a["id"]]
     assert first.author.handle == "XDevelopers" and first.author.display_name == "Developers"
     assert first.author.id == "2244994945"
+    assert first.author.location == "Manchester, UK"  # the profile location, for the geoparser
     assert first.url == f"https://x.com/XDevelopers/status/{a['id']}"
     assert first.created_at == datetime(2022, 10, 7, 23, 7, tzinfo=UTC)
     assert first.language == "en"
@@ -322,6 +333,7 @@ async def test_authors_places_and_hostile_text_join_into_safe_posts(
     assert hostile.text == "Road closed & diverted now near Deansgate"
     assert "<" not in hostile.text and "\u200b" not in hostile.text
     assert hostile.author.display_name == "X HQ"
+    assert hostile.author.location == "Everywhere"
     assert hostile.language is None  # "und" is not a language
     assert hostile.geo is not None and (hostile.geo.lat, hostile.geo.lon) == (53.4794, -2.2446)
 

@@ -137,6 +137,27 @@ async def test_hostile_query_text_is_only_words(tmp_path: Path, engine_url: str)
         await engine.close()
 
 
+async def test_profile_locations_are_kept_but_never_searchable(
+    tmp_path: Path, engine_url: str
+) -> None:
+    _, engine, indexer = await _setup(tmp_path, engine_url)
+    try:
+        post = make_post(
+            1,
+            text="queue outside the station again",
+            author={"handle": "commuter", "location": "Sheffield, Yorkshire"},
+        )
+        await indexer.index_posts([post], refresh=True)
+        layout = indexer.layout
+        assert (await search_posts(engine, layout, PostQuery(text="Sheffield"))).total == 0
+        field = {"match": {"author.location": "Sheffield"}}
+        assert await engine.count(layout.alias, field) == 0
+        found = await search_posts(engine, layout, PostQuery(text="station"))
+        assert [p.author.location for p in found.posts] == ["Sheffield, Yorkshire"]
+    finally:
+        await engine.close()
+
+
 async def test_delete_by_id_removes_wherever_it_is(tmp_path: Path, engine_url: str) -> None:
     _, engine, indexer = await _setup(tmp_path, engine_url)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bluelamp.post import GeoPoint, Post, SourceRef
+from bluelamp.post import Author, GeoPoint, Post, SourceRef
 from nlp.base import Component, NlpDoc
 from nlp.geo.evaluate import bio_spans, evaluate_location, read_conll
 from nlp.geo.forces import (
@@ -26,14 +26,16 @@ from nlp.geo.forces import (
     local_authorities,
 )
 from nlp.geo.gazetteer import POSTCODE_RE, lookup_postcode
-from nlp.geo.geoparser import Geoparser, GeoparserConfig
+from nlp.geo.geoparser import PROFILE_CONFIDENCE, Geoparser, GeoparserConfig
 from nlp.pipeline import Pipeline
 from tests.support.collect import require_shared
 
 BTC = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "broad_twitter_corpus"
 
 
-def make_post(text: str, geo: GeoPoint | None = None, n: int = 1) -> Post:
+def make_post(
+    text: str, geo: GeoPoint | None = None, n: int = 1, profile: str | None = None
+) -> Post:
     return Post(
         id=f"test:{n}",
         platform="test",
@@ -42,6 +44,7 @@ def make_post(text: str, geo: GeoPoint | None = None, n: int = 1) -> Post:
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         source=SourceRef(name="test"),
         geo=geo,
+        author=Author(handle="someone", location=profile),
     )
 
 
@@ -50,8 +53,8 @@ def geoparser() -> Geoparser:
     return Geoparser()
 
 
-def run(g: Geoparser, text: str, geo: GeoPoint | None = None) -> Post:
-    doc = NlpDoc.of(make_post(text, geo))
+def run(g: Geoparser, text: str, geo: GeoPoint | None = None, profile: str | None = None) -> Post:
+    doc = NlpDoc.of(make_post(text, geo, profile=profile))
     g([doc])
     return doc.post
 
@@ -243,6 +246,34 @@ def test_text_place_outweighs_geotag(geoparser: Geoparser) -> None:
     methods = {p.method for p in post.enrichment.places}
     assert methods == {"landmark", "native_geotag"}
     assert post.enrichment.force_area == "Metropolitan Police Service"
+
+
+def test_profile_location_places_a_post_only_when_nothing_else_does(
+    geoparser: Geoparser,
+) -> None:
+    post = run(geoparser, "all quiet tonight", profile="Reading, Berkshire")
+    (place,) = post.enrichment.places
+    assert place.method == "profile" and place.name == "Reading"
+    assert place.confidence <= PROFILE_CONFIDENCE
+    assert post.enrichment.force_area == "Thames Valley Police"
+    # The text names a place: it decides the force; the profile is listed below it.
+    post = run(geoparser, "trouble in Brixton tonight", profile="Leeds")
+    assert post.enrichment.force_area == "Metropolitan Police Service"
+    assert [p.method for p in post.enrichment.places] == ["landmark", "profile"]
+    # A geotag outweighs the profile too.
+    post = run(geoparser, "all quiet", GeoPoint(lat=51.48, lon=-3.18), profile="Leeds")
+    assert post.enrichment.force_area == "South Wales Police"
+    assert post.enrichment.places[0].confidence > post.enrichment.places[1].confidence
+    # No place in the profile: nothing is added.
+    assert run(geoparser, "all quiet", profile="she/her, views my own").enrichment.places == []
+
+
+def test_profile_location_helps_resolve_an_ambiguous_name(geoparser: Geoparser) -> None:
+    plain = run(geoparser, "Stabbing in Newport city centre last night")
+    assert plain.enrichment.force_area == "Gwent Police"
+    post = run(geoparser, "Stabbing in Newport city centre last night", profile="Isle of Wight")
+    assert post.enrichment.force_area == "Hampshire and Isle of Wight Constabulary"
+    assert post.enrichment.places[0].method != "profile"  # the text's Newport, re-read
 
 
 def test_geotag_outside_uk(geoparser: Geoparser) -> None:
