@@ -470,18 +470,30 @@ def search(
 
 # ------------------------------------------------------------------------ nlp
 TRAINABLE = ("sentiment", "offensive", "hate", "crime", "ner")
+HEADS = ("sentiment", "offensive", "hate", "crime")  # what "all" rebuilds
 
 
 @app.command()
 @handled
 def train(
-    head: Annotated[str, typer.Argument(help=f"one of {', '.join(TRAINABLE)}, or all")],
+    head: Annotated[
+        str, typer.Argument(help=f"one of {', '.join(TRAINABLE)}, encoder, or all (the heads)")
+    ],
 ) -> None:
-    """Rebuild a model from the datasets (fixed seed) and write it with its model card."""
-    names = list(TRAINABLE) if head == "all" else [head]
+    """Rebuild a model from the datasets (fixed seed) and write it with its model card.
+
+    ``encoder`` fine-tunes the shared encoder (about an hour on 2 cores) and needs the
+    training environment (scripts/setup.sh train); every head must be rebuilt after it.
+    """
+    if head == "encoder":
+        _train_encoder()
+        return
+    names = list(HEADS) if head == "all" else [head]
     unknown = [n for n in names if n not in TRAINABLE]
     if unknown:
-        raise typer.BadParameter(f"unknown head {unknown[0]!r}; choose from {TRAINABLE} or all")
+        raise typer.BadParameter(
+            f"unknown model {unknown[0]!r}; choose from {TRAINABLE}, encoder or all"
+        )
     try:
         from nlp.training import train_crime, train_heads, train_ner
     except ImportError as exc:
@@ -497,6 +509,22 @@ def train(
             train_ner.main([])
         else:
             train_heads.main([name])
+
+
+def _train_encoder() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise BluelampError(
+            "fine-tuning the encoder needs torch, which only the training environment has",
+            hint="scripts/setup.sh train, then .venv-train/bin/bluelamp train encoder",
+        )
+    from nlp.training import finetune_encoder
+
+    out.print("fine-tuning the encoder (var/finetune)...")
+    finetune_encoder.main(["train", "--out", "var/finetune"])
+    finetune_encoder.main(["export", "var/finetune/best.pt"])
+    out.print("encoder written; now rebuild every head: bluelamp train all")
 
 
 @app.command("eval")

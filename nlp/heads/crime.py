@@ -1,14 +1,15 @@
-"""The crime heads: UK policing relevance, categories and urgency (numpy only at run time).
+"""The crime heads: UK policing relevance, categories and urgency (int8 ONNX on onnxruntime).
 
-All heads read the shared encoder embedding (``doc.features["embedding"]``):
+All heads read the shared encoder's policing view (``doc.features["policing_embedding"]``,
+768 numbers: layer 4 and the last layer, pooled; see :class:`nlp.encoder.Encoder`):
 
-* ``crime_relevance.npz`` - binary :class:`HeadModel`; ``score`` = P(relevant), decision at
+* ``crime_relevance.onnx`` - binary head; ``score`` = P(relevant), decision at
   its tuned ``threshold``.
-* ``crime_categories.npz`` - :class:`MultiLabelHead`: 15 independent sigmoids (one-vs-rest),
+* ``crime_categories.onnx`` - multi-label head: 15 independent sigmoids (one-vs-rest),
   each with its own tuned threshold; used only for posts judged relevant.
-* ``crime_urgent.npz`` - binary :class:`HeadModel`, P(urgent = in_progress or risk_to_life);
-  ``crime_urgency_level.npz`` - binary :class:`HeadModel`, P(risk_to_life | urgent).
-* ``crime_incident.npz`` - binary :class:`HeadModel` trained on CrisisLexT26 ("does the post
+* ``crime_urgent.onnx`` - binary head, P(urgent = in_progress or risk_to_life);
+  ``crime_urgency_level.onnx`` - binary head, P(risk_to_life | urgent).
+* ``crime_incident.onnx`` - binary head trained on CrisisLexT26 ("does the post
   report or inform about an emergency"). It is not part of ``CrimeAssessment``; callers can
   read it with :meth:`CrimeHead.incident_scores`.
 
@@ -27,7 +28,8 @@ import numpy.typing as npt
 
 from bluelamp.post import CrimeAssessment
 from nlp.base import NlpDoc
-from nlp.heads.model import MODELS_DIR, HeadModel, content_hash, head_from_file
+from nlp.heads.model import MODELS_DIR
+from nlp.heads.onnx_io import OnnxHead, file_sha256, read_head, write_head
 
 F32 = npt.NDArray[np.float32]
 
@@ -57,106 +59,54 @@ INCIDENT_MODEL = "crime_incident"
 MODEL_NAMES = (RELEVANCE_MODEL, CATEGORIES_MODEL, URGENT_MODEL, URGENCY_LEVEL_MODEL, INCIDENT_MODEL)
 
 
-@dataclass(frozen=True)
-class MultiLabelHead:
-    """Independent sigmoid outputs: ``sigmoid(x @ W0 + b0)``, one column per label.
-
-    The ``.npz`` holds ``W0`` ``(dim, k)``, ``b0`` ``(k,)``, ``labels`` ``(k,)`` and
-    ``thresholds`` ``(k,)`` (each label's decision threshold, tuned on dev data).
-    """
-
-    name: str
-    version: str
-    labels: tuple[str, ...]
-    weight: F32
-    bias: F32
-    thresholds: F32
-
-    @property
-    def input_dim(self) -> int:
-        return int(self.weight.shape[0])
-
-    def predict_proba(self, x: F32) -> F32:
-        h = np.asarray(x, dtype=np.float32)
-        if h.ndim != 2 or h.shape[1] != self.input_dim:
-            raise ValueError(f"{self.name}: expected (n, {self.input_dim}) input, got {h.shape}")
-        z = np.clip(h @ self.weight + self.bias, -50.0, 50.0)
-        out: F32 = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-        return out
-
-    def predict(self, x: F32) -> npt.NDArray[np.bool_]:
-        return self.predict_proba(x) >= self.thresholds
-
-
 def save_multilabel(
     path: Path, weight: F32, bias: F32, labels: tuple[str, ...], thresholds: F32
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
+) -> OnnxHead:
+    """One sigmoid per label (``sigmoid(x @ W0 + b0)``) as an int8 ONNX head, with thresholds."""
+    write_head(
         path,
-        W0=np.asarray(weight, dtype=np.float32),
-        b0=np.asarray(bias, dtype=np.float32),
-        labels=np.asarray(labels),
-        thresholds=np.asarray(thresholds, dtype=np.float32),
-    )
-
-
-def _arrays(path: Path) -> dict[str, npt.NDArray[np.generic]]:
-    with np.load(path, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
-
-
-def multilabel_from_file(path: Path) -> MultiLabelHead:
-    arrays = _arrays(path)
-    weight = arrays["W0"].astype(np.float32)
-    bias = arrays["b0"].astype(np.float32)
-    labels = tuple(str(x) for x in arrays["labels"])
-    thresholds = arrays["thresholds"].astype(np.float32)
-    if weight.ndim != 2 or weight.shape[1] != len(labels) != 0:
-        raise ValueError(f"{path}: W0 {weight.shape} does not fit {len(labels)} labels")
-    if bias.shape != (len(labels),) or thresholds.shape != (len(labels),):
-        raise ValueError(f"{path}: b0/thresholds do not fit {len(labels)} labels")
-    return MultiLabelHead(
-        name=path.stem,
-        version=f"{path.stem}:{content_hash(arrays)[:12]}",
+        [(weight, bias)],
+        activation="sigmoid",
         labels=labels,
-        weight=weight,
-        bias=bias,
-        thresholds=thresholds,
+        thresholds=[float(t) for t in thresholds],
     )
+    return read_head(path)
 
 
 def crime_version(models_dir: Path = MODELS_DIR) -> str:
     """``crime:<12 hex>`` from the content hashes of every crime weight file."""
     digest = hashlib.sha256()
     for name in MODEL_NAMES:
-        path = models_dir / f"{name}.npz"
-        part = content_hash(_arrays(path)) if path.is_file() else "missing"
+        path = models_dir / f"{name}.onnx"
+        part = file_sha256(path) if path.is_file() else "missing"
         digest.update(f"{name}={part};".encode())
     return f"crime:{digest.hexdigest()[:12]}"
 
 
-def _threshold(model: HeadModel) -> float:
+def _threshold(model: OnnxHead) -> float:
     return model.threshold if model.threshold is not None else 0.5
 
 
 @dataclass(frozen=True)
 class CrimeModels:
-    relevance: HeadModel
-    categories: MultiLabelHead
-    urgent: HeadModel
-    urgency_level: HeadModel
-    incident: HeadModel | None
+    relevance: OnnxHead
+    categories: OnnxHead
+    urgent: OnnxHead
+    urgency_level: OnnxHead
+    incident: OnnxHead | None
 
     @classmethod
     def load(cls, models_dir: Path = MODELS_DIR) -> CrimeModels:
-        incident_path = models_dir / f"{INCIDENT_MODEL}.npz"
+        incident_path = models_dir / f"{INCIDENT_MODEL}.onnx"
+        categories = read_head(models_dir / f"{CATEGORIES_MODEL}.onnx")
+        if categories.thresholds is None:
+            raise ValueError(f"{CATEGORIES_MODEL}.onnx carries no per-label thresholds")
         return cls(
-            relevance=head_from_file(models_dir / f"{RELEVANCE_MODEL}.npz"),
-            categories=multilabel_from_file(models_dir / f"{CATEGORIES_MODEL}.npz"),
-            urgent=head_from_file(models_dir / f"{URGENT_MODEL}.npz"),
-            urgency_level=head_from_file(models_dir / f"{URGENCY_LEVEL_MODEL}.npz"),
-            incident=head_from_file(incident_path) if incident_path.is_file() else None,
+            relevance=read_head(models_dir / f"{RELEVANCE_MODEL}.onnx"),
+            categories=categories,
+            urgent=read_head(models_dir / f"{URGENT_MODEL}.onnx"),
+            urgency_level=read_head(models_dir / f"{URGENCY_LEVEL_MODEL}.onnx"),
+            incident=read_head(incident_path) if incident_path.is_file() else None,
         )
 
     def assess(self, x: F32) -> list[CrimeAssessment]:
@@ -171,13 +121,16 @@ class CrimeModels:
         t_rel = _threshold(self.relevance)
         t_urgent = _threshold(self.urgent)
         t_risk = _threshold(self.urgency_level)
+        cat_thresholds = self.categories.thresholds
+        if cat_thresholds is None:  # load() refuses such a file; a hand-built one gets 0.5
+            cat_thresholds = np.full(len(self.categories.labels), 0.5, dtype=np.float32)
         out = []
         for i in range(x.shape[0]):
             relevant = bool(p_rel[i] >= t_rel)
             categories: list[str] = []
             urgency = "none"
             if relevant:
-                hits = np.flatnonzero(p_cat[i] >= self.categories.thresholds)
+                hits = np.flatnonzero(p_cat[i] >= cat_thresholds)
                 order = sorted(hits, key=lambda k: -float(p_cat[i, k]))
                 categories = [self.categories.labels[int(k)] for k in order]
                 if p_urgent[i] >= t_urgent:
@@ -204,7 +157,7 @@ class CrimeHead:
 
     name: ClassVar[str] = "crime"
     version: ClassVar[str] = crime_version()
-    reads: ClassVar[tuple[str, ...]] = ("features.embedding",)
+    reads: ClassVar[tuple[str, ...]] = ("features.policing_embedding",)
     writes: ClassVar[tuple[str, ...]] = ("enrichment.crime",)
     costly: ClassVar[bool] = True
 
@@ -219,9 +172,9 @@ class CrimeHead:
         return out
 
     def __call__(self, docs: list[NlpDoc]) -> None:
-        with_vectors = [d for d in docs if d.features.get("embedding") is not None]
+        with_vectors = [d for d in docs if d.features.get("policing_embedding") is not None]
         if not with_vectors:
             return
-        x = np.stack([d.features["embedding"] for d in with_vectors]).astype(np.float32)
+        x = np.stack([d.features["policing_embedding"] for d in with_vectors]).astype(np.float32)
         for doc, assessment in zip(with_vectors, self.models.assess(x), strict=True):
             doc.post.enrichment.crime = assessment

@@ -1,21 +1,21 @@
-"""A head's weights: ``W0, b0, W1, b1, ...`` with ReLU between layers and a softmax out.
+"""A head's weights in training (``HeadModel``), and loading the committed head files.
 
-The ``.npz`` holds, besides the layers, ``labels`` (the class names, in
-output order) and, for binary heads, ``threshold`` (the decision threshold on
-the positive class's probability, tuned on the validation split). Version =
-the head's name plus the first 12 hex digits of a sha256 over the arrays, so
-new weights always mean a new version in ``enrichment.models``.
+While training, candidates are plain numpy: ``W0, b0, W1, b1, ...`` with ReLU
+between layers and a softmax out, scored on validation data. The chosen one
+is written as int8 ONNX (:mod:`nlp.heads.onnx_io`), and that file is what
+runs, and what the test figures are measured on.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from nlp.heads.onnx_io import OnnxHead, read_head, write_head
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -55,47 +55,17 @@ class HeadModel:
         return out
 
 
-def content_hash(arrays: dict[str, npt.NDArray[np.generic]]) -> str:
-    """sha256 over the arrays' names, dtypes, shapes and bytes (not the zip's timestamps)."""
-    digest = hashlib.sha256()
-    for key in sorted(arrays):
-        value = np.ascontiguousarray(arrays[key])
-        digest.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
-        digest.update(value.tobytes())
-    return digest.hexdigest()
-
-
-def file_version(path: Path) -> str:
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    return f"{path.stem}:{content_hash(arrays)[:12]}"
-
-
-def head_from_file(path: Path) -> HeadModel:
-    with np.load(path, allow_pickle=False) as npz:
-        n_layers = sum(1 for k in npz.files if k.startswith("W"))
-        if n_layers == 0:
-            raise ValueError(f"{path}: no layers")
-        weights = tuple(npz[f"W{i}"].astype(np.float32) for i in range(n_layers))
-        biases = tuple(npz[f"b{i}"].astype(np.float32) for i in range(n_layers))
-        labels = tuple(str(x) for x in npz["labels"])
-        threshold = float(npz["threshold"]) if "threshold" in npz.files else None
-    for i in range(1, n_layers):
-        if weights[i].shape[0] != weights[i - 1].shape[1]:
-            raise ValueError(f"{path}: layer {i} does not fit layer {i - 1}")
-    if weights[-1].shape[1] != len(labels):
-        raise ValueError(f"{path}: {weights[-1].shape[1]} outputs but {len(labels)} labels")
-    return HeadModel(
-        name=path.stem,
-        version=file_version(path),
-        labels=labels,
-        weights=weights,
-        biases=biases,
-        threshold=threshold,
-    )
+def save_head(
+    path: Path, arrays: dict[str, F32], labels: tuple[str, ...], threshold: float | None
+) -> OnnxHead:
+    """Write ``W0, b0, ...`` (softmax out) as the int8 ONNX head at ``path``; return it loaded."""
+    n = len([k for k in arrays if k.startswith("W")])
+    layers = [(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(n)]
+    write_head(path, layers, activation="softmax", labels=labels, threshold=threshold)
+    return read_head(path)
 
 
 @lru_cache(maxsize=16)
-def load_head(name: str, models_dir: Path = MODELS_DIR) -> HeadModel:
-    """The committed head ``nlp/models/<name>.npz`` (loaded once per process)."""
-    return head_from_file(models_dir / f"{name}.npz")
+def load_head(name: str, models_dir: Path = MODELS_DIR) -> OnnxHead:
+    """The committed head ``nlp/models/<name>.onnx`` (loaded once per process)."""
+    return read_head(models_dir / f"{name}.onnx")

@@ -104,10 +104,12 @@ def subsample(n: int, limit: int | None, seed: int) -> npt.NDArray[np.int64]:
 _encoder: Encoder | None = None
 
 
-def embed(texts: list[str], *, threads: int = 2) -> npt.NDArray[np.float32]:
-    """Embeddings of ``texts``, cached on disk by content and encoder version."""
+def embed(texts: list[str], *, view: str = "sentence", threads: int = 2) -> npt.NDArray[np.float32]:
+    """The ``sentence`` or ``policing`` view of ``texts``, cached by content and encoder."""
     global _encoder
-    digest = hashlib.sha256(ENCODER_VERSION.encode())
+    if view not in ("sentence", "policing"):
+        raise ValueError(f"unknown view {view!r}")
+    digest = hashlib.sha256(f"{ENCODER_VERSION}|{view}".encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
     cache = Path(os.environ.get("BLUELAMP_EMBED_CACHE", "/tmp/bluelamp-embeddings"))  # noqa: S108
@@ -117,7 +119,8 @@ def embed(texts: list[str], *, threads: int = 2) -> npt.NDArray[np.float32]:
         return cached
     if _encoder is None:
         _encoder = Encoder(threads=threads)
-    vectors = _encoder.encode(texts)
+    sentence, policing = _encoder.encode_views(texts)
+    vectors = sentence if view == "sentence" else policing
     cache.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, vectors)

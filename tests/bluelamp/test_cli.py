@@ -82,6 +82,18 @@ def test_search_without_a_purpose_is_refused(settings: Settings) -> None:
     assert "--purpose" in result.stderr
 
 
+def test_training_the_encoder_outside_the_training_environment_says_how(
+    settings: Settings,
+) -> None:
+    # The test venv never has torch (CI would catch it if it did: this test would start
+    # an hour of fine-tuning and time out).
+    result = _run(["train", "encoder"], cli_env(settings), timeout=60)
+    assert result.returncode != 0
+    assert "torch" in result.stderr and "scripts/setup.sh train" in result.stderr
+    result = _run(["train", "nonsense"], cli_env(settings), timeout=60)
+    assert result.returncode == 2 and "unknown model" in result.stderr
+
+
 def test_engine_start_twice_and_stop_when_stopped_are_harmless(
     opensearch_url: str, tmp_path: Path
 ) -> None:

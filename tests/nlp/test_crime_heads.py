@@ -1,4 +1,4 @@
-"""The crime heads on the real encoder and the committed ``nlp/models/crime_*.npz`` files."""
+"""The crime heads on the real encoder and the committed ``nlp/models/crime_*.onnx`` files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from bluelamp.post import CrimeAssessment
 from nlp.base import NlpDoc
-from nlp.encoder import DIM, Encoder, EncoderComponent
+from nlp.encoder import POLICING_DIM, Encoder, EncoderComponent
 from nlp.heads.crime import (
     CATEGORIES,
     MODEL_NAMES,
@@ -39,7 +39,7 @@ def head() -> CrimeHead:
 def test_weight_files_are_committed_small_and_carded() -> None:
     total = 0
     for name in MODEL_NAMES:
-        path = MODELS_DIR / f"{name}.npz"
+        path = MODELS_DIR / f"{name}.onnx"
         assert path.is_file(), path
         total += path.stat().st_size
         card = json.loads((MODELS_DIR / f"{name}.json").read_text("utf-8"))
@@ -56,8 +56,9 @@ def test_version_is_the_content_hash_of_every_weight_file(head: CrimeHead) -> No
 
 
 def test_assessments_are_valid_for_any_unit_vector(head: CrimeHead) -> None:
-    x = np.random.default_rng(0).normal(size=(50, DIM)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.random.default_rng(0).normal(size=(50, POLICING_DIM)).astype(np.float32)
+    x[:, :384] /= np.linalg.norm(x[:, :384], axis=1, keepdims=True)  # two unit halves
+    x[:, 384:] /= np.linalg.norm(x[:, 384:], axis=1, keepdims=True)
     for a in head.models.assess(x):
         assert isinstance(a, CrimeAssessment)
         CrimeAssessment.model_validate(a.model_dump())
@@ -66,11 +67,11 @@ def test_assessments_are_valid_for_any_unit_vector(head: CrimeHead) -> None:
         assert set(a.categories) <= set(CATEGORIES)
         if not a.relevant:
             assert a.categories == [] and a.urgency == "none"
-    assert head.models.assess(np.zeros((0, DIM), dtype=np.float32)) == []
+    assert head.models.assess(np.zeros((0, POLICING_DIM), dtype=np.float32)) == []
 
 
 def test_clear_examples(encoder: Encoder, head: CrimeHead) -> None:
-    stab, sport = head.models.assess(encoder.encode([STABBING, SPORT]))
+    stab, sport = head.models.assess(encoder.encode_views([STABBING, SPORT])[1])
     assert stab.relevant and stab.score > 0.5
     assert "violence_weapons" in stab.categories
     assert stab.urgency in ("in_progress", "risk_to_life")
@@ -79,9 +80,8 @@ def test_clear_examples(encoder: Encoder, head: CrimeHead) -> None:
 
 
 def test_incident_signal(encoder: Encoder, head: CrimeHead) -> None:
-    scores = head.incident_scores(
-        encoder.encode(["explosion at the station, people injured, roads closed", "lovely sunset"])
-    )
+    texts = ["explosion at the station, people injured, roads closed", "lovely sunset"]
+    scores = head.incident_scores(encoder.encode_views(texts)[1])
     assert scores is not None
     assert scores[0] > scores[1]
 

@@ -1,4 +1,4 @@
-"""The int8 MiniLM encoder and the numpy heads, on the real onnxruntime and model files."""
+"""The int8 encoder and the int8 ONNX heads, on the real onnxruntime and model files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nlp.base import NlpDoc
-from nlp.encoder import DIM, Encoder, EncoderComponent, normalise_for_model
+from nlp.encoder import DIM, POLICING_DIM, Encoder, EncoderComponent, normalise_for_model
 from nlp.heads import MODELS_DIR, AbuseHead, SentimentHead, load_head
 from nlp.pipeline import Pipeline, PipelineError
 from tests.indexer.helpers import make_post
@@ -30,6 +30,23 @@ def test_embeddings_are_unit_vectors_in_input_order(encoder: Encoder) -> None:
     alone = encoder.encode([texts[1]])
     assert np.allclose(vectors[1], alone[0], atol=1e-4)
     assert encoder.encode([]).shape == (0, DIM)
+
+
+def test_the_policing_view_is_layer_4_beside_the_sentence_view(encoder: Encoder) -> None:
+    texts = ["two men seen forcing a door on Hyde Park Road", "what a match", "ok"]
+    sentence, policing = encoder.encode_views(texts)
+    assert policing.shape == (3, POLICING_DIM) and policing.dtype == np.float32
+    assert np.array_equal(policing[:, DIM:], sentence)  # the last layer, as given to the heads
+    middle = policing[:, :DIM]
+    assert np.allclose(np.linalg.norm(middle, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(middle, sentence, atol=0.05)  # a different layer, not a copy
+    # Each text's vectors are the same whatever it is batched with (float32 arithmetic).
+    for i, text in enumerate(texts):
+        s_alone, p_alone = encoder.encode_views([text])
+        assert np.allclose(s_alone[0], sentence[i], atol=1e-5)
+        assert np.allclose(p_alone[0], policing[i], atol=1e-5)
+    empty = encoder.encode_views([])
+    assert empty[0].shape == (0, DIM) and empty[1].shape == (0, POLICING_DIM)
 
 
 def test_similar_sentences_are_closer_than_unrelated_ones(encoder: Encoder) -> None:

