@@ -79,6 +79,9 @@ def train(argv: list[str]) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--evals-per-epoch", type=int, default=2)
+    parser.add_argument(
+        "--init", type=Path, help="continue from this checkpoint's weights (a new schedule)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
@@ -98,6 +101,10 @@ def train(argv: list[str]) -> None:
 
     encoder: Any = AutoModel.from_pretrained(str(_base_model_dir()))
     head: Any = torch.nn.Linear(DIM, 3)
+    if args.init is not None:
+        start = torch.load(args.init, map_location="cpu", weights_only=False)
+        encoder.load_state_dict(start["encoder"])
+        head.load_state_dict(start["head"])
     params = list(encoder.parameters()) + list(head.parameters())
     optim = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     counts = np.bincount(y, minlength=3).astype(np.float32)
