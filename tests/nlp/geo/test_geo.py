@@ -15,7 +15,7 @@ import pytest
 
 from bluelamp.post import Author, GeoPoint, Post, SourceRef
 from nlp.base import Component, NlpDoc
-from nlp.geo.evaluate import bio_spans, evaluate_location, read_conll
+from nlp.geo.evaluate import bio_spans, char_to_token, evaluate_location, read_conll, to_text
 from nlp.geo.forces import (
     DATA_DIR,
     FORCE_NAMES,
@@ -233,6 +233,39 @@ def test_common_words_are_not_places(geoparser: Geoparser) -> None:
     assert post.enrichment.places == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kate Middleton visits the hospice",
+        "Harrison Ford was spotted at the airport",
+        "the Duchess of Cambridge opened the ward",
+        "a visit from the Duke of York today",
+    ],
+)
+def test_surnames_and_titles_are_not_places(geoparser: Geoparser, text: str) -> None:
+    assert run(geoparser, text).enrichment.places == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "RT @BBCBreaking: rescue efforts continue http://t.co/RZ8hwmS0D0",
+        "Happy St Andrew's Day to all my friends",
+        "I drive straight through the town every night",
+        "on the banks of the river, by the wall at the pool",
+    ],
+)
+def test_links_handles_saints_and_common_words_are_not_places(
+    geoparser: Geoparser, text: str
+) -> None:
+    assert geoparser.place_spans([text]) == [[]]
+
+
+def test_places_beside_people_are_still_places(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Kate visited Middleton and York. The Duke went to Cambridge")
+    assert {p.name for p in post.enrichment.places} >= {"Middleton", "York", "Cambridge"}
+
+
 def test_native_geotag_only(geoparser: Geoparser) -> None:
     post = run(geoparser, "all quiet tonight", GeoPoint(lat=51.48, lon=-3.18))
     (place,) = post.enrichment.places
@@ -383,6 +416,15 @@ def capitalised_after_in_or_to(texts: list[str]) -> list[list[tuple[int, int]]]:
 
 def test_bio_spans() -> None:
     assert bio_spans(["O", "B-LOC", "I-LOC", "B-LOC", "I-PER", "I-LOC"]) == {(1, 3), (3, 4), (5, 6)}
+
+
+def test_spans_are_projected_onto_the_corpus_tokens_they_touch() -> None:
+    text, starts, ends = to_text(["Stay", "safe", "#Ukraine,", "and", "New", "York"])
+    assert text[11:18] == "Ukraine"
+    assert char_to_token((11, 18), starts, ends) == (2, 3)  # inside "#Ukraine," tags it
+    assert char_to_token((24, 32), starts, ends) == (4, 6)  # "New York"
+    assert char_to_token((28, 32), starts, ends) == (5, 6)  # "York" alone: not "New York"
+    assert char_to_token((23, 24), starts, ends) is None  # only the space between tokens
 
 
 def test_evaluate_location_on_a_snippet(tmp_path: Path) -> None:
