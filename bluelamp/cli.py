@@ -521,9 +521,8 @@ def _train_encoder() -> None:
         )
     from nlp.training import finetune_encoder
 
-    out.print("fine-tuning the encoder (var/finetune)...")
-    finetune_encoder.main(["train", "--out", "var/finetune"])
-    finetune_encoder.main(["export", "var/finetune/best.pt"])
+    out.print("fine-tuning the encoder (var/finetune, var/finetune-e3, var/finetune-soup)...")
+    finetune_encoder.main(["all"])
     out.print("encoder written; now rebuild every head: bluelamp train all")
 
 

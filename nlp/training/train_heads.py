@@ -5,7 +5,8 @@
 scikit-learn fits the candidates (logistic regression over a few C values and
 one small MLP; for sentiment also an average of that MLP fitted with three
 seeds, merged into one wider MLP); the one with the best validation score is
-exported as float32 numpy arrays, so running Bluelamp needs numpy only. Selection and every tuned
+exported as an int8 ONNX file (``nlp.heads.onnx_io``), so running Bluelamp needs
+onnxruntime only, no scikit-learn. Selection and every tuned
 number (C, architecture, sentiment class offsets, binary thresholds) use the
 validation split; the test split is scored once, after, for the model card.
 """
