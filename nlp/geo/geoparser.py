@@ -49,10 +49,12 @@ GEOPARSER_VERSION = "0.3.0"  # the code; the NER's own version is appended
 RULER_MODES = ("before", "after", "split")
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Capitalised words that often stand right before a one-word place name and are not
-# forenames: "North Shields" aside (a gazetteer entry), "Co Antrim", "Visit Wales",
-# "Greater Manchester". Before any other capitalised word (not a stop word, not itself
-# part of an entity) a one-word gazetteer name is read as a surname: "Kate Middleton",
-# "Rob Ford", "Rolf Harris". Chosen on BTC sections e, g and h (never a, b or f).
+# forenames: "Co Antrim", "Visit Wales", "Greater Manchester". Before any other
+# capitalised word (not a stop word, not itself part of an entity) a one-word town or
+# village name is read as a surname: "Kate Middleton", "Rob Ford", "Rolf Harris".
+# Local authorities, counties and landmarks are exempt, so "Missing Oldham teenager"
+# and "Wanted Bolton man" keep their place. Chosen on BTC sections e, g and h (never
+# a, b or f).
 NOT_FORENAMES = frozenset(
     {"north", "south", "east", "west", "northern", "southern", "eastern", "western",
      "greater", "central", "upper", "lower", "old", "new", "great", "little", "st", "saint",
@@ -403,14 +405,21 @@ class Geoparser:
             return ent[-1].lower_.rstrip(".") == "st" and saint
         if not ent.ent_id_.startswith("gaz:"):
             return False
-        if ent.start > 0 and doc[ent.start - 1].ent_type_ == "PERSON":
-            return True
-        if len(ent) == 1 and ent.start > 0 and _looks_like_a_forename(doc[ent.start - 1]):
-            return True
+        key = ent.ent_id_[4:]
+        # Only a one-word town or village name can be read as a surname.
+        surname_like = len(ent) == 1 and ent.start > 0
+        surname_like = surname_like and all(
+            c.kind == "place" for c in self.gaz.entries.get(key, ())
+        )
+        if surname_like:
+            before = doc[ent.start - 1]
+            if before.ent_type_ == "PERSON" or _looks_like_a_forename(before):
+                return True
         titled = ent.start > 1 and doc[ent.start - 2].lower_ in TITLES
-        if titled and doc[ent.start - 1].lower_ == "of":
+        named_building = ent.end < len(doc) and doc[ent.end].is_title  # Prince of Wales Hospital
+        if titled and doc[ent.start - 1].lower_ == "of" and not named_building:
             return True
-        if ent.ent_id_[4:] not in self.gaz.case_sensitive or len(ent) > 1:
+        if key not in self.gaz.case_sensitive or len(ent) > 1:
             return False
         return ent.start == 0 or doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
 

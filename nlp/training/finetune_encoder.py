@@ -270,7 +270,10 @@ def train(argv: list[str]) -> None:
 
 
 def average(argv: list[str]) -> None:
-    """The uniform average of checkpoints' weights, scored on val like a training stage."""
+    """The uniform average of checkpoints' weights, scored on val like a training stage.
+
+    Writes the average, or the best of the inputs when the average is not higher on val.
+    """
     torch = _torch()
     from transformers import AutoModel  # type: ignore[import-not-found, unused-ignore]
 
@@ -300,25 +303,39 @@ def average(argv: list[str]) -> None:
     max_length = int(states[-1]["args"].get("max_length", 64))
     record = _val_scores(torch, encoder, head, _tokenizer(max_length), val_norm, y_val)
     sources = " ".join(str(c) for c in args.checkpoints)
+    histories = [_stages(state) for state in states]
+    earlier = max(histories, key=len)
+    if any(h != earlier[: len(h)] for h in histories):
+        # The card lists one line of stages; checkpoints from separate runs have none.
+        raise SystemExit(f"{sources}: not one run's checkpoints (their stage histories differ)")
+    best = max(range(len(states)), key=lambda i: states[i]["record"]["val_macro_recall"])
+    keep_average = record["val_macro_recall"] > states[best]["record"]["val_macro_recall"]
     stage = {
         "average_of": [str(c) for c in args.checkpoints],
-        "selected_checkpoint": record,
+        "average_val": record,
+        "kept": "the average" if keep_average else f"{args.checkpoints[best]} (higher on val)",
+        "selected_checkpoint": record if keep_average else states[best]["record"],
         "command": f"python -m nlp.training.finetune_encoder average {sources} --out {args.out}",
     }
-    earlier = _stages(states[-1])  # the last checkpoint's history covers the others here
+    if not keep_average:
+        encoder.load_state_dict(states[best]["encoder"])
+        head.load_state_dict(states[best]["head"])
     args.out.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
             "encoder": encoder.state_dict(),
             "head": head.state_dict(),
-            "record": record,
+            "record": stage["selected_checkpoint"],
             "args": {"average_of": sources, "max_length": str(max_length)},
             "train_tweets": states[-1]["train_tweets"],
             "stages": [*earlier, stage],
         },
         args.out / "best.pt",
     )
-    print(f"average of {sources}: {json.dumps(record)}; checkpoint {args.out / 'best.pt'}")
+    print(
+        f"average of {sources}: {json.dumps(record)}; kept {stage['kept']}; checkpoint "
+        f"{args.out / 'best.pt'}"
+    )
 
 
 def export(argv: list[str]) -> None:
@@ -448,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
     steps = {"train": train, "average": average, "export": export}
     if not argv or argv[0] not in ("all", *steps):
         raise SystemExit("usage: finetune_encoder {all|train|average|export} ...")
+    if argv[0] == "all" and len(argv) > 1:
+        raise SystemExit("finetune_encoder all takes no options (it runs RECIPE as written)")
     for step in RECIPE if argv[0] == "all" else [argv]:
         steps[step[0]](step[1:])
 

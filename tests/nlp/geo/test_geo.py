@@ -266,6 +266,22 @@ def test_places_beside_people_are_still_places(geoparser: Geoparser) -> None:
     assert {p.name for p in post.enrichment.places} >= {"Middleton", "York", "Cambridge"}
 
 
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("Missing Oldham teenager found safe", "Oldham"),
+        ("Wanted Bolton man arrested", "Bolton"),
+        ("Bomb Scare Manchester", "Manchester"),
+        ("Countess of Chester Hospital car park", "Chester"),
+    ],
+)
+def test_headline_words_before_a_town_are_not_forenames(
+    geoparser: Geoparser, text: str, place: str
+) -> None:
+    spans = geoparser.place_spans([text])[0]
+    assert place in [text[a:b] for a, b in spans]
+
+
 def test_native_geotag_only(geoparser: Geoparser) -> None:
     post = run(geoparser, "all quiet tonight", GeoPoint(lat=51.48, lon=-3.18))
     (place,) = post.enrichment.places
