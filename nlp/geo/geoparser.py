@@ -28,6 +28,7 @@ from bluelamp.post import Place
 from nlp.base import NlpDoc
 from nlp.geo.forces import canonical_force, force_at
 from nlp.geo.gazetteer import (
+    LOWERCASE_OK,
     OUTCODE_RE,
     POSTCODE_RE,
     Candidate,
@@ -35,6 +36,7 @@ from nlp.geo.gazetteer import (
     force_patterns,
     load_gazetteer,
     lookup_postcode,
+    norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
 
@@ -62,6 +64,14 @@ NOT_FORENAMES = frozenset(
      "county", "visit", "welcome", "love", "sunny", "rainy", "bonnie", "merry", "fair",
      "beautiful", "lovely", "happy", "hello", "hi", "goodbye", "bye"}
 )  # fmt: skip
+# A CamelCase hashtag ("#SalfordStabbing", "#MossSideShooting"), which spaCy keeps as one
+# word: the longest run of up to 3 of its words that names a local authority, county,
+# landmark or neighbourhood, or a city everyone knows (LOWERCASE_OK: London, Leeds...).
+# Names that are also common words (Bath, Hope, Reading...) and other towns (often
+# people's names: "#EltonJohn") are not taken from hashtags.
+HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*)")
+CAMEL_WORD_RE = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|[0-9]+")
+HASHTAG_MAX_WORDS = 3
 # "<title> of <place>" names a person, not the place: the Duke of York, the Earl of Wessex.
 TITLES = frozenset(
     {"duke", "duchess", "earl", "countess", "prince", "princess", "marquess", "baron",
@@ -424,11 +434,47 @@ class Geoparser:
         return ent.start == 0 or doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
 
     def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
-        return [
+        spans = [
             (e.start_char, e.end_char)
             for e in sdoc.ents
             if e.label_ in PLACE_LABELS and not self._doubtful(e)
         ]
+        return spans + [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+
+    def _hashtag_mentions(self, text: str) -> list[Mention]:
+        """Places inside CamelCase hashtags: "#SalfordStabbing" → Salford."""
+        out: list[Mention] = []
+        for tag in HASHTAG_RE.finditer(text):
+            words = [(w.start(), w.end()) for w in CAMEL_WORD_RE.finditer(tag.group(1))]
+            offset = tag.start(1)
+            found = None
+            for size in range(min(HASHTAG_MAX_WORDS, len(words)), 0, -1):
+                for i in range(len(words) - size + 1):
+                    start, end = words[i][0], words[i + size - 1][1]
+                    name = " ".join(tag.group(1)[a:b] for a, b in words[i : i + size])
+                    key = norm(name)
+                    cands = self.gaz.entries.get(key, [])
+                    after_new = i > 0 and tag.group(1)[slice(*words[i - 1])].lower() == "new"
+                    # Small towns are often surnames and forenames ("#EltonJohn"); only
+                    # local authorities, counties, landmarks and neighbourhoods count here.
+                    if (
+                        (key in LOWERCASE_OK or any(c.kind != "place" for c in cands))
+                        and key not in self.gaz.case_sensitive
+                        and not after_new  # "#NewYork" is not York
+                    ):
+                        found = Mention(
+                            tag.group(1)[start:end],
+                            offset + start,
+                            offset + end,
+                            list(cands),
+                            "hashtag",
+                        )
+                        break
+                if found:
+                    break
+            if found:
+                out.append(found)
+        return out
 
     # ----------------------------------------------------------------- one post
     def _mentions(self, sdoc: Any, *, profile: bool = False) -> list[Mention]:
@@ -449,6 +495,8 @@ class Geoparser:
             if cands:
                 out.append(Mention(ent.text, ent.start_char, ent.end_char, list(cands), method))
         text = sdoc.text
+        if not profile:
+            out.extend(self._hashtag_mentions(text))
         taken: list[tuple[int, int]] = []
         for m in POSTCODE_RE.finditer(text):
             cand = lookup_postcode(m.group(0))

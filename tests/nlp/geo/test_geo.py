@@ -261,6 +261,20 @@ def test_links_handles_saints_and_common_words_are_not_places(
     assert geoparser.place_spans([text]) == [[]]
 
 
+def test_places_inside_camelcase_hashtags(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Police appeal after #SalfordStabbing last night")
+    (place,) = post.enrichment.places
+    assert (place.name, place.method) == ("Salford", "hashtag")
+    assert post.enrichment.force_area == "Greater Manchester Police"
+    text = "#StabbingInSalford #LondonRiots"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Salford", "London"]
+
+
+@pytest.mark.parametrize("text", ["#EltonJohn live", "#NewYork baby", "#BathTime", "#iPhone"])
+def test_hashtags_without_a_place(geoparser: Geoparser, text: str) -> None:
+    assert geoparser.place_spans([text]) == [[]]
+
+
 def test_places_beside_people_are_still_places(geoparser: Geoparser) -> None:
     post = run(geoparser, "Kate visited Middleton and York. The Duke went to Cambridge")
     assert {p.name for p in post.enrichment.places} >= {"Middleton", "York", "Cambridge"}
