@@ -18,6 +18,7 @@ this model and as the fine-tuning did.
 from __future__ import annotations
 
 import hashlib
+import html
 import importlib.util
 import json
 import os
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import emoji
 import numpy as np
 import numpy.typing as npt
 
@@ -57,28 +59,80 @@ def _pinned() -> tuple[str, str]:
 
 
 MODEL_ID, MODEL_SHA256 = _pinned()
-ENCODER_VERSION = f"{MODEL_ID}:{MODEL_SHA256[:12]}"
+# Bump when normalise_for_model changes: the same file then gives other vectors.
+NORMALISATION = 2
+ENCODER_VERSION = f"{MODEL_ID}:{MODEL_SHA256[:12]}+norm{NORMALISATION}"
 
 Embeddings = npt.NDArray[np.float32]
 
 _MENTION = re.compile(r"(?<![\w@])@\w{1,50}")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# Cheap test for "may hold an emoji": most posts have none, and the emoji
+# library's scan costs ~75 us a post, so it only runs when this matches.
+_EMOJI_HINT = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
+# A run of one emoji (three laughing faces) says no more than one, and would
+# crowd the 64-128 token window with its name repeated.
+_EMOJI_RUN = re.compile("([\u2600-\u27bf\U0001f000-\U0001faff])(?:\ufe0f?\\1)+")
+_SKIN_TONE = re.compile(r"_(?:light|medium-light|medium|medium-dark|dark)_skin_tone")
+# Typographic punctuation to ASCII, and invisible characters (zero-width,
+# bidi controls, soft hyphen) removed: the SemEval training tweets are ASCII.
+_PLAIN = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2026": "...",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00ad": None,
+        **{chr(c): None for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F))},
+        **{
+            chr(c): None
+            for c in (*range(0x2060, 0x2065), *range(0x2066, 0x206A), 0xFE0E, 0xFE0F, 0xFEFF)
+        },
+    }
+)
 
 
 class EncoderUnavailable(RuntimeError):
     """The model or tokenizer package is not installed (or the file is not the pinned one)."""
 
 
-def normalise_for_model(text: str) -> str:
-    """What the encoder sees: handles become ``@user`` and links ``http``.
+def normalise_for_model(text: str, version: int = NORMALISATION) -> str:
+    """What the encoder sees; every caller of the encoder must use it.
 
-    This is TweetEval's preprocessing; the heads were trained on text
-    normalised the same way, so every caller of the encoder must use it.
+    ``version`` 1 (only the first step below) is kept so that the encoder's
+    earliest fine-tuning stages, which ran before the others existed, can be
+    rebuilt exactly; nothing else passes it.
+
+    - handles become ``@user`` and links ``http`` (TweetEval's preprocessing);
+    - HTML entities are decoded (``&amp;`` -> ``&``): X's API and some of
+      the SemEval training tweets carry them, most other text does not;
+    - emoji become their English names (``face with tears of joy``), as
+      BERTweet does: the encoder's WordPiece vocabulary has no emoji, so
+      each one would otherwise be ``[UNK]``, and the names are words it knows;
+    - curly quotes, ellipses and dashes become ASCII; zero-width and bidi
+      control characters are removed.
     """
     text = _URL.sub("http", text)
     text = _MENTION.sub("@user", text)
-    return _SPACE.sub(" ", text).strip()
+    if version < 2:
+        return _SPACE.sub(" ", text).strip()
+    if "&" in text:
+        text = html.unescape(text)
+    if _EMOJI_HINT.search(text):
+        text = emoji.replace_emoji(_EMOJI_RUN.sub(r"\1", text), replace=_emoji_name)
+    return _SPACE.sub(" ", text.translate(_PLAIN)).strip()
+
+
+def _emoji_name(chars: str, data: dict[str, str]) -> str:
+    name = _SKIN_TONE.sub("", data.get("en", "").strip(":"))
+    return f" {name.replace('_', ' ')} " if name else " "
 
 
 def _package_dir(package: str) -> Path:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from nlp.encoder import ENCODER_VERSION, Encoder, normalise_for_model
+from nlp.encoder import ENCODER_VERSION, NORMALISATION, Encoder, normalise_for_model
 
 REPO = Path(__file__).resolve().parents[2]
 SENTIMENT_LABELS = ("negative", "neutral", "positive")  # TweetEval's order (mapping.txt)
@@ -40,6 +41,13 @@ SEMEVAL_TRAIN_FILES = (
 )
 
 Labels = npt.NDArray[np.int64]
+# The 2013 and 2015 SemEval files spell some characters as literal escapes
+# ("don\\u2019t", "\\u002c"); the tweets themselves had the characters.
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
 
 
 class DatasetsMissing(FileNotFoundError):
@@ -53,7 +61,14 @@ def datasets_dir() -> Path:
     return path
 
 
-def load_semeval(files: tuple[str, ...] = SEMEVAL_TRAIN_FILES) -> tuple[list[str], Labels]:
+def load_semeval(
+    files: tuple[str, ...] = SEMEVAL_TRAIN_FILES, *, normalisation: int = NORMALISATION
+) -> tuple[list[str], Labels]:
+    """The de-duplicated tweets and labels.
+
+    ``normalisation`` 1 reads them as the encoder's first two stages did:
+    escapes left as written, de-duplicated under normalisation 1.
+    """
     texts: list[str] = []
     labels: list[int] = []
     seen: set[str] = set()
@@ -62,8 +77,9 @@ def load_semeval(files: tuple[str, ...] = SEMEVAL_TRAIN_FILES) -> tuple[list[str
             parts = line.split("\t")
             if len(parts) < 3 or parts[1] not in SENTIMENT_LABELS:
                 continue
-            text = "\t".join(parts[2:]).strip()
-            key = dedupe_key(text)
+            text = "\t".join(parts[2:])
+            text = (_ESCAPE.sub(_unescape, text) if normalisation >= 2 else text).strip()
+            key = dedupe_key(text, normalisation)
             if not text or key in seen:  # the 2013-2016 files repeat some tweets
                 continue
             seen.add(key)
@@ -82,15 +98,18 @@ def load_tweeteval(task: str, split: str) -> tuple[list[str], Labels]:
     return [t.strip() for t in texts], np.asarray([int(x) for x in labels], dtype=np.int64)
 
 
-def dedupe_key(text: str) -> str:
-    return " ".join(normalise_for_model(text).casefold().split())
+def dedupe_key(text: str, normalisation: int = NORMALISATION) -> str:
+    return " ".join(normalise_for_model(text, normalisation).casefold().split())
 
 
-def decontaminate(texts: list[str], *held_out: list[str]) -> npt.NDArray[np.int64]:
+def decontaminate(
+    texts: list[str], *held_out: list[str], normalisation: int = NORMALISATION
+) -> npt.NDArray[np.int64]:
     """Indices of training texts not identical (after normalisation) to a held-out text."""
-    banned = {dedupe_key(t) for group in held_out for t in group}
+    banned = {dedupe_key(t, normalisation) for group in held_out for t in group}
     return np.asarray(
-        [i for i, t in enumerate(texts) if dedupe_key(t) not in banned], dtype=np.int64
+        [i for i, t in enumerate(texts) if dedupe_key(t, normalisation) not in banned],
+        dtype=np.int64,
     )
 
 

@@ -455,7 +455,8 @@ def _write_card(models_dir: Path, name: str, version: str, card: dict[str, Any])
         "encoder": ENCODER_VERSION,
         "input": f"the encoder's policing view ({POLICING_DIM} numbers): layer {MIDDLE_LAYER} and "
         "the last layer, each mean-pooled and L2-normalised, side by side, of the post text "
-        "only (no platform or place_hint), @handles -> @user and links -> http",
+        "only (no platform or place_hint), normalised by nlp.encoder.normalise_for_model "
+        "(@handles -> @user, links -> http, emoji -> their names, HTML entities decoded)",
         "input_choice": "picked on the dev split with C-tuned logistic regression: layer 4 + "
         "last layer beat the last layer alone (relevance F1 0.949 vs 0.879, category micro-F1 "
         "0.709 vs 0.680) and gave the best category micro-F1 of every single layer and every "

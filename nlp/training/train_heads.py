@@ -363,8 +363,9 @@ def _write(
             "date": datetime.now(UTC).date().isoformat(),
             "seed": SEED,
             "encoder": ENCODER_VERSION,
-            "input": "L2-normalised mean-pooled embedding of the text with @handles -> @user "
-            "and links -> http (nlp.encoder.normalise_for_model)",
+            "input": "L2-normalised mean-pooled embedding of the text normalised by "
+            "nlp.encoder.normalise_for_model (@handles -> @user, links -> http, emoji -> their "
+            "names, HTML entities decoded)",
             "architecture": best.params,
             "labels": list(labels),
             "threshold": threshold,

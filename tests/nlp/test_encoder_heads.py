@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -63,6 +64,29 @@ def test_similar_sentences_are_closer_than_unrelated_ones(encoder: Encoder) -> N
 def test_handles_and_links_are_normalised_like_the_training_data() -> None:
     text = "@GMPolice see https://t.co/abc and email a@b.com"
     assert normalise_for_model(text) == "@user see http and email a@b.com"
+
+
+def test_emoji_become_their_names_once_per_run() -> None:
+    text = "Loved it \U0001f602\U0001f602\U0001f602 \u2764\ufe0f \U0001f44d\U0001f3fc"
+    assert normalise_for_model(text) == "Loved it face with tears of joy red heart thumbs up"
+    # A zero-width-joined sequence is one emoji, named once.
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert normalise_for_model(family) == "family man woman girl"
+
+
+def test_entities_typography_and_invisible_characters_are_normalised() -> None:
+    text = "Fish &amp; chips \u2013 don\u2019t \u201cqueue\u201d\u2026 a&lt;b&gt;"
+    assert normalise_for_model(text) == 'Fish & chips - don\'t "queue"... a<b>'
+    hidden = "sto\u200bbbed \u202eevil\u202c \ufeffsoft\u00adhyphen"
+    assert normalise_for_model(hidden) == "stobbed evil softhyphen"
+    # Version 1 (the encoder's first two training stages) only replaced handles and links.
+    assert normalise_for_model("@bob &amp; \U0001f602", version=1) == "@user &amp; \U0001f602"
+
+
+def test_emoji_reach_the_encoder_as_meaning_not_unknown_tokens(encoder: Encoder) -> None:
+    # Before normalisation 2 every emoji was the tokenizer's [UNK], so these two were one text.
+    happy, angry = encoder.encode(["the result \U0001f60d", "the result \U0001f621"])
+    assert float(happy @ angry) < 0.99
 
 
 def test_heads_give_probabilities() -> None:
@@ -180,3 +204,28 @@ def test_merged_mlps_average_the_members_logits() -> None:
     expected = np.mean([as_head(m, labels, None).logits(x) for m in members], axis=0)
     assert merged.weights[0].shape == (DIM, 24)
     assert np.allclose(merged.logits(x), expected, atol=1e-4)
+
+
+def test_semeval_escapes_are_decoded_and_duplicates_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlp.training import data
+
+    folder = tmp_path / "semeval2017_task4A"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "1\tpositive\tI don\\u2019t mind\\u002c really\n"
+        "2\tneutral\tFish &amp; chips\n"
+        "3\tpositive\tI don't mind, really\n"  # the same tweet once decoded
+        "4\tbogus\tnot a label\n",
+        "utf-8",
+    )
+    monkeypatch.setenv("BLUELAMP_DATASETS", str(tmp_path))
+    texts, labels = data.load_semeval(("a.txt",))
+    assert texts == ["I don\u2019t mind, really", "Fish &amp; chips"]
+    assert labels.tolist() == [2, 1]
+    # As the encoder's first stages read them: escapes kept, so no duplicate found.
+    old, _ = data.load_semeval(("a.txt",), normalisation=1)
+    assert old == ["I don\\u2019t mind\\u002c really", "Fish &amp; chips", "I don't mind, really"]
+    keep = data.decontaminate(texts, ["fish & chips"])
+    assert keep.tolist() == [0]

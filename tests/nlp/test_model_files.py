@@ -10,7 +10,14 @@ import numpy as np
 import onnx
 import pytest
 
-from nlp.encoder import MODEL_CARD, MODEL_FILE, MODEL_SHA256, Encoder, EncoderUnavailable
+from nlp.encoder import (
+    ENCODER_VERSION,
+    MODEL_CARD,
+    MODEL_FILE,
+    MODEL_SHA256,
+    Encoder,
+    EncoderUnavailable,
+)
 from nlp.heads.crime import save_multilabel
 from nlp.heads.model import MODELS_DIR, save_head
 from nlp.heads.onnx_io import file_sha256, read_head
@@ -32,6 +39,15 @@ def test_every_committed_model_is_int8_onnx_and_all_fit_in_40_mb() -> None:
         assert (MODELS_DIR / f"{path.stem}.json").is_file(), f"{path.name} has no model card"
     total = sum(p.stat().st_size for p in MODELS_DIR.iterdir() if p.is_file())
     assert total < 40 * 1024 * 1024, total
+
+
+def test_every_head_was_trained_on_the_shipped_encoder_and_normalisation() -> None:
+    # A new encoder file or a change to normalise_for_model moves every vector:
+    # heads trained before it would be reading the wrong inputs.
+    cards = [p for p in MODELS_DIR.glob("*.json") if p.stem != "encoder"]
+    assert len(cards) >= 8
+    for card in cards:
+        assert json.loads(card.read_text("utf-8"))["encoder"] == ENCODER_VERSION, card.name
 
 
 def test_encoder_file_matches_the_sha256_its_card_pins(tmp_path: Path) -> None:
