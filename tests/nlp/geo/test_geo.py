@@ -26,7 +26,7 @@ from nlp.geo.forces import (
     local_authorities,
 )
 from nlp.geo.gazetteer import POSTCODE_RE, lookup_postcode
-from nlp.geo.geoparser import PROFILE_CONFIDENCE, Geoparser, GeoparserConfig
+from nlp.geo.geoparser import PROFILE_CONFIDENCE, Geoparser, GeoparserConfig, trim_edges
 from nlp.pipeline import Pipeline
 from tests.support.collect import require_shared
 
@@ -286,7 +286,6 @@ def test_places_beside_people_are_still_places(geoparser: Geoparser) -> None:
         ("Missing Oldham teenager found safe", "Oldham"),
         ("Wanted Bolton man arrested", "Bolton"),
         ("Bomb Scare Manchester", "Manchester"),
-        ("Countess of Chester Hospital car park", "Chester"),
     ],
 )
 def test_headline_words_before_a_town_are_not_forenames(
@@ -294,6 +293,91 @@ def test_headline_words_before_a_town_are_not_forenames(
 ) -> None:
     spans = geoparser.place_spans([text])[0]
     assert place in [text[a:b] for a, b in spans]
+
+
+MET, GMP, CHESHIRE = (
+    "Metropolitan Police Service",
+    "Greater Manchester Police",
+    "Cheshire Constabulary",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "name", "force"),
+    [
+        ("Crowds outside Buckingham Palace", "Buckingham Palace", "Buckingham Palace", MET),
+        ("Delays at Manchester Airport today", "Manchester Airport", "Manchester", GMP),
+        ("Countess of Chester Hospital car park", "Chester Hospital", "Chester", CHESHIRE),
+    ],
+)
+def test_a_named_site_is_one_place(
+    geoparser: Geoparser, text: str, span: str, name: str, force: str
+) -> None:
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [span]
+    post = run(geoparser, text)
+    assert post.enrichment.places[0].name == name
+    assert post.enrichment.force_area == force
+
+
+def test_sites_that_cannot_be_mapped_and_generic_buildings(geoparser: Geoparser) -> None:
+    text = "Taken to the Royal Free Hospital"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Royal Free Hospital"]
+    assert run(geoparser, text).enrichment.places == []
+    text = "Police Station attacked in Salford"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Salford"]
+
+
+@pytest.mark.parametrize(
+    ("text", "streets"),
+    [
+        ("Sex drive and a graphic way of saying it", []),
+        ("Terrorists close on the capital", []),
+        ("Fight on Mill Close last night", ["Mill Close"]),
+        ("Crash on Wilmslow road", ["Wilmslow road"]),
+    ],
+)
+def test_everyday_words_make_a_street_only_when_capitalised(
+    geoparser: Geoparser, text: str, streets: list[str]
+) -> None:
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == streets
+
+
+def test_span_edges_drop_the_and_trailing_marks(geoparser: Geoparser) -> None:
+    doc = geoparser.nlp.make_doc("at the Grand Arena Sunday # fun")
+    assert trim_edges(doc[1:6]).text == "Grand Arena"
+    assert trim_edges(doc[1:2]).text == "the"  # never trimmed to nothing
+    doc = geoparser.nlp.make_doc("Flooding in Co Louth")
+    assert trim_edges(doc[3:4]).text == "Co Louth"
+
+
+@pytest.mark.parametrize(
+    ("text", "force"),
+    [
+        ("Flooding in Co Louth", None),  # the Irish county, not Louth in Lincolnshire
+        ("Crash in Co Antrim", "Police Service of Northern Ireland"),
+        ("Crash in Co Durham", "Durham Constabulary"),
+    ],
+)
+def test_county_prefix(geoparser: Geoparser, text: str, force: str | None) -> None:
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [text.split(" in ")[1]]
+    assert run(geoparser, text).enrichment.force_area == force
+
+
+def test_places_abroad_and_parties_are_not_uk_places(geoparser: Geoparser) -> None:
+    text = "New York Times says"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["New York"]
+    assert run(geoparser, text).enrichment.places == []
+    assert geoparser.place_spans(["Tory MP defects to Ukip"]) == [[]]
+
+
+@pytest.mark.parametrize("text", ["Clive Palmer drops his claim", "Douglas Carswell defects"])
+def test_towns_used_as_forenames_are_not_places(geoparser: Geoparser, text: str) -> None:
+    assert run(geoparser, text).enrichment.places == []
+
+
+def test_cities_and_local_authorities_are_never_forenames(geoparser: Geoparser) -> None:
+    post = run(geoparser, "Leeds Rhinos fans in Bolton. #London Check out the site")
+    assert {p.name for p in post.enrichment.places} >= {"Leeds", "Bolton", "London"}
 
 
 def test_native_geotag_only(geoparser: Geoparser) -> None:
