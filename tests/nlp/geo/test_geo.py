@@ -15,7 +15,15 @@ import pytest
 
 from bluelamp.post import Author, GeoPoint, Post, SourceRef
 from nlp.base import Component, NlpDoc
-from nlp.geo.evaluate import bio_spans, char_to_token, evaluate_location, read_conll, to_text
+from nlp.geo.evaluate import (
+    bio_spans,
+    char_to_token,
+    evaluate_location,
+    read_conll,
+    read_uk_dev,
+    score_names,
+    to_text,
+)
 from nlp.geo.forces import (
     DATA_DIR,
     FORCE_NAMES,
@@ -323,6 +331,8 @@ def test_sites_that_cannot_be_mapped_and_generic_buildings(geoparser: Geoparser)
     text = "Taken to the Royal Free Hospital"
     assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Royal Free Hospital"]
     assert run(geoparser, text).enrichment.places == []
+    text = "Gig at the Barbican Centre tonight"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Barbican Centre"]
     text = "Police Station attacked in Salford"
     assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Salford"]
 
@@ -368,6 +378,16 @@ def test_places_abroad_and_parties_are_not_uk_places(geoparser: Geoparser) -> No
     assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["New York"]
     assert run(geoparser, text).enrichment.places == []
     assert geoparser.place_spans(["Tory MP defects to Ukip"]) == [[]]
+
+
+def test_the_ner_alone_must_name_a_known_place(geoparser: Geoparser) -> None:
+    # en_core_web_sm tags "Stephen" and "Ebola" as places; neither is a known place name.
+    text = "Fundraiser Stephen Sutton backs Ebola appeal"
+    assert "Stephen" not in [text[a:b] for a, b in geoparser.place_spans([text])[0]]
+    assert geoparser.place_spans(["Biotech giant CSL in talks with WHO over Ebola"]) == [[]]
+    text = "Protest in Paris today"  # a place abroad: seen, but not put on the map
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Paris"]
+    assert run(geoparser, text).enrichment.places == []
 
 
 @pytest.mark.parametrize("text", ["Clive Palmer drops his claim", "Douglas Carswell defects"])
@@ -561,3 +581,25 @@ def test_evaluate_location_on_btc(geoparser: Geoparser) -> None:
     m = result["a"]["geoparser"]
     assert m["tp"] + m["fn"] > 100  # the section has >100 gold LOC entities
     assert 0.0 < m["f1"] <= 1.0
+
+
+def test_place_names_are_scored_as_written() -> None:
+    text = "Riot in #London, then the Lane and Paris"
+    items = [(text, ["London", "the Lane", "Manchester"])]
+
+    def system(texts: list[str]) -> list[list[tuple[int, int]]]:
+        t = texts[0]
+        return [[(t.index(w), t.index(w) + len(w)) for w in ("London,", "Lane", "Paris")]]
+
+    m = score_names(items, system)
+    assert (m["tp"], m["fp"], m["fn"]) == (2, 1, 1)
+
+
+def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
+    require_shared(BTC)
+    items = read_uk_dev()
+    assert len(items) == 329
+    assert sum(len(places) for _, places in items) == 151
+    for text, places in items:
+        for place in places:
+            assert place.lower() in text.lower()

@@ -1,0 +1,81 @@
+"""Known place names anywhere (``nlp.geo.world``): what the NER alone may call a place."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from nlp.geo.world import build, is_known_place_name, world_names
+
+
+def nowhere(key: str) -> bool:
+    return False
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Paris",  # a GeoNames place
+        "Ontario",  # a first-level division
+        "the United States",  # an ISO country name, after "the"
+        "Mideast",  # the hand-made short forms
+        "#Ukraine",  # a hashtag
+        "eastern Ukraine",  # a compass word before a known name
+        "Black Sea",  # a named natural feature
+        "NY",  # a state code, in capitals
+    ],
+)
+def test_known_place_names(name: str) -> None:
+    assert is_known_place_name(name, nowhere)
+
+
+@pytest.mark.parametrize("name", ["Stephen", "Ebola", "Watchman", "Albums", "ny", "black sea"])
+def test_words_the_ner_mistakes_for_places_are_not(name: str) -> None:
+    assert not is_known_place_name(name, nowhere)
+
+
+def test_the_gb_gazetteer_is_asked_too() -> None:
+    asked: list[str] = []
+
+    def gazetteer(key: str) -> bool:
+        asked.append(key)
+        return key == "piccadilly gardens"
+
+    assert is_known_place_name("Piccadilly Gardens", gazetteer)
+    assert asked == ["piccadilly gardens"]
+
+
+def test_the_shipped_file_holds_countries_divisions_and_towns() -> None:
+    names = world_names()
+    assert {"france", "korea", "bavaria", "queensland", "salford", "kyiv"} <= names
+    assert len(names) > 100_000
+
+
+def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
+    rg = tmp_path / "rg.csv"
+    rg.write_text(
+        "lat,lon,name,admin1,admin2,cc\n"
+        "48.85,2.35,Paris,Ile-de-France,Paris,FR\n"
+        "53.48,-2.24,Manchester,England,Greater Manchester,GB\n",
+        encoding="utf-8",
+    )
+    iso = tmp_path / "iso3166.tab"
+    iso.write_text("# comment\nKR\tKorea (South)\nBA\tBosnia & Herzegovina\n", encoding="utf-8")
+    out1, out2 = tmp_path / "a.txt.gz", tmp_path / "b.txt.gz"
+    assert build(rg, iso, out1) == 7
+    build(rg, iso, out2)
+    assert out1.read_bytes() == out2.read_bytes()
+    lines = gzip.decompress(out1.read_bytes()).decode().splitlines()
+    assert lines == sorted(
+        [
+            "bosnia and herzegovina",
+            "england",
+            "ile-de-france",
+            "korea",
+            "korea (south)",
+            "manchester",
+            "paris",
+        ]
+    )
