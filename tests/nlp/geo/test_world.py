@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.geo.world import build, is_known_place_name, world_names
+from nlp.geo.world import build, country_names, is_known_place_name, world_names
 
 
 def nowhere(key: str) -> bool:
@@ -51,6 +51,9 @@ def test_the_shipped_file_holds_countries_divisions_and_towns() -> None:
     names = world_names()
     assert {"france", "korea", "bavaria", "queensland", "salford", "kyiv"} <= names
     assert len(names) > 100_000
+    countries = country_names()
+    assert {"Nigeria", "Greece", "Korea", "United States", "US", "Mideast"} <= set(countries)
+    assert not {"Chad", "Jordan", "Turkey", "China"} & set(countries)
 
 
 def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
@@ -64,9 +67,11 @@ def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
     iso = tmp_path / "iso3166.tab"
     iso.write_text("# comment\nKR\tKorea (South)\nBA\tBosnia & Herzegovina\n", encoding="utf-8")
     out1, out2 = tmp_path / "a.txt.gz", tmp_path / "b.txt.gz"
-    assert build(rg, iso, out1) == 7
-    build(rg, iso, out2)
+    countries = tmp_path / "countries.txt"
+    assert build(rg, iso, out1, countries) == 7
+    build(rg, iso, out2, countries)
     assert out1.read_bytes() == out2.read_bytes()
+    assert countries.read_text(encoding="utf-8").splitlines()[1:] == ["Korea"]  # "&" left out
     lines = gzip.decompress(out1.read_bytes()).decode().splitlines()
     assert lines == sorted(
         [
