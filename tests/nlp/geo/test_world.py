@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from nlp.geo.world import build, country_names, is_known_place_name, world_names
+from nlp.geo.world import (
+    build,
+    city_names,
+    country_names,
+    is_known_place_name,
+    world_names,
+)
 
 
 def nowhere(key: str) -> bool:
@@ -31,7 +37,9 @@ def test_known_place_names(name: str) -> None:
     assert is_known_place_name(name, nowhere)
 
 
-@pytest.mark.parametrize("name", ["Stephen", "Ebola", "Watchman", "Albums", "ny", "black sea"])
+@pytest.mark.parametrize(
+    "name", ["Stephen", "Ebola", "Watchman", "Albums", "ny", "black sea", "Us", "May"]
+)
 def test_words_the_ner_mistakes_for_places_are_not(name: str) -> None:
     assert not is_known_place_name(name, nowhere)
 
@@ -54,6 +62,9 @@ def test_the_shipped_file_holds_countries_divisions_and_towns() -> None:
     countries = country_names()
     assert {"Nigeria", "Greece", "Korea", "United States", "US", "Mideast"} <= set(countries)
     assert not {"Chad", "Jordan", "Turkey", "China"} & set(countries)
+    cities = set(city_names())
+    assert {"Berlin", "Kathmandu", "Mexico City", "Vancouver"} <= cities
+    assert not {"Phoenix", "Sydney", "Regina"} & cities
 
 
 def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
@@ -72,6 +83,15 @@ def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
     build(rg, iso, out2, countries)
     assert out1.read_bytes() == out2.read_bytes()
     assert countries.read_text(encoding="utf-8").splitlines()[1:] == ["Korea"]  # "&" left out
+    zones = tmp_path / "zone1970.tab"
+    zones.write_text(
+        "# comment\nDE\t+5230+01322\tEurope/Berlin\nMX\t+1924-09909\tAmerica/Mexico_City\n"
+        "US\t+375711-0864541\tAmerica/Indiana/Tell_City\nAQ\t-6617+11031\tAntarctica/Casey\n",
+        encoding="utf-8",
+    )
+    cities = tmp_path / "cities.txt"
+    build(rg, iso, out1, countries, zones, cities)
+    assert cities.read_text(encoding="utf-8").splitlines()[1:] == ["Berlin", "Mexico City"]
     lines = gzip.decompress(out1.read_bytes()).decode().splitlines()
     assert lines == sorted(
         [
