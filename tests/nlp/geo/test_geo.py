@@ -628,6 +628,9 @@ def test_major_cities_abroad_are_places_that_are_not_put_on_the_map(
     text = "Flights to Kathmandu and BERLIN resume"
     assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Kathmandu", "BERLIN"]
     assert run(geoparser, text).enrichment.places == []
+    text = "Floods in Ontario, sunset over #Limerick"  # a province; a one-word hashtag
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Ontario", "Limerick"]
+    assert run(geoparser, text).enrichment.places == []
     text = "Stabbing in Halifax"  # a GB place first: Halifax, West Yorkshire
     assert run(geoparser, text).enrichment.force_area == "West Yorkshire Police"
 

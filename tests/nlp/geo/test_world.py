@@ -11,7 +11,9 @@ from nlp.geo.world import (
     build,
     city_names,
     country_names,
+    is_hashtag_place,
     is_known_place_name,
+    region_names,
     world_names,
 )
 
@@ -65,34 +67,53 @@ def test_the_shipped_file_holds_countries_divisions_and_towns() -> None:
     cities = set(city_names())
     assert {"Berlin", "Kathmandu", "Mexico City", "Vancouver"} <= cities
     assert not {"Phoenix", "Sydney", "Regina"} & cities
+    regions = set(region_names())
+    assert {"Ontario", "Queensland", "Texas", "New South Wales"} <= regions
+    assert not {"Georgia", "Victoria"} & regions
 
 
-def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("word", "place"),
+    [
+        ("Limerick", True),
+        ("Geelong", True),
+        ("limerick", False),
+        ("Because", False),
+        ("Zzzz", False),
+    ],
+)
+def test_one_word_hashtags(word: str, place: bool) -> None:
+    assert is_hashtag_place(word) is place
+
+
+def test_build_is_deterministic_and_reads_its_sources(tmp_path: Path) -> None:
     rg = tmp_path / "rg.csv"
     rg.write_text(
         "lat,lon,name,admin1,admin2,cc\n"
         "48.85,2.35,Paris,Ile-de-France,Paris,FR\n"
-        "53.48,-2.24,Manchester,England,Greater Manchester,GB\n",
+        "53.48,-2.24,Manchester,England,Greater Manchester,GB\n"
+        "43.65,-79.38,Toronto,Ontario,,CA\n",
         encoding="utf-8",
     )
     iso = tmp_path / "iso3166.tab"
     iso.write_text("# comment\nKR\tKorea (South)\nBA\tBosnia & Herzegovina\n", encoding="utf-8")
-    out1, out2 = tmp_path / "a.txt.gz", tmp_path / "b.txt.gz"
-    countries = tmp_path / "countries.txt"
-    assert build(rg, iso, out1, countries) == 7
-    build(rg, iso, out2, countries)
-    assert out1.read_bytes() == out2.read_bytes()
-    assert countries.read_text(encoding="utf-8").splitlines()[1:] == ["Korea"]  # "&" left out
     zones = tmp_path / "zone1970.tab"
     zones.write_text(
         "# comment\nDE\t+5230+01322\tEurope/Berlin\nMX\t+1924-09909\tAmerica/Mexico_City\n"
         "US\t+375711-0864541\tAmerica/Indiana/Tell_City\nAQ\t-6617+11031\tAntarctica/Casey\n",
         encoding="utf-8",
     )
-    cities = tmp_path / "cities.txt"
-    build(rg, iso, out1, countries, zones, cities)
-    assert cities.read_text(encoding="utf-8").splitlines()[1:] == ["Berlin", "Mexico City"]
-    lines = gzip.decompress(out1.read_bytes()).decode().splitlines()
+
+    def run(tag: str) -> Path:
+        out = tmp_path / f"{tag}.txt.gz"
+        side = {n: tmp_path / f"{tag}-{n}.txt" for n in ("countries", "cities", "regions")}
+        n = build(rg, iso, out, side["countries"], zones, side["cities"], side["regions"])
+        assert n == 9
+        return out
+
+    first, second = run("a"), run("b")
+    assert first.read_bytes() == second.read_bytes()
+    lines = gzip.decompress(first.read_bytes()).decode().splitlines()
     assert lines == sorted(
         [
             "bosnia and herzegovina",
@@ -101,6 +122,15 @@ def test_build_is_deterministic_and_reads_both_sources(tmp_path: Path) -> None:
             "korea",
             "korea (south)",
             "manchester",
+            "ontario",
             "paris",
+            "toronto",
         ]
     )
+
+    def body(name: str) -> list[str]:
+        return (tmp_path / f"a-{name}.txt").read_text(encoding="utf-8").splitlines()[1:]
+
+    assert body("countries") == ["Korea"]  # "&" names left out
+    assert body("cities") == ["Berlin", "Mexico City"]  # Europe/America zones, two parts
+    assert body("regions") == ["Ontario"]  # US, Canada and Australia only
