@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from spacy.language import Language
+
 from bluelamp.post import Place
 from nlp.base import NlpDoc
 from nlp.geo.forces import canonical_force, force_at
@@ -349,10 +351,12 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             ],
         }
     )
-    countries = country_patterns(gaz)
-    pats.extend(countries)
-    # "Wales" the country, not the village
-    villages = {norm(c["id"][8:]) for c in countries if c["id"].startswith("country:")}
+    # Places abroad as phrases (matched in any case; the bluelamp_world_case component
+    # keeps only the forms they take): token patterns for ~1,000 names halved the speed.
+    world = {(p["id"], p["pattern"].lower()): p for p in world_patterns(gaz)}
+    pats.extend(world.values())
+    # "Wales" the country, not the village near Rotherham
+    villages = {norm(p["pattern"]) for p in world.values() if p["id"].startswith("country:")}
     for key, cands in gaz.entries.items():
         if key in villages:
             continue
@@ -368,33 +372,47 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
     return pats
 
 
-def country_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
-    """Countries, continents and regions (``nlp.geo.world.country_names``) and major
-    cities abroad (``city_names``) as places that are not put on the map: "Greece",
-    "#Greece", "GREECE", "greece", "US" (capitals only), "Kathmandu".
-    A name the GB gazetteer holds as a county or local authority ("Scotland") stays
-    the gazetteer's; one it holds only as a village ("Wales", Rotherham) becomes the
-    country."""
+def world_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
+    """Countries, continents and regions (``nlp.geo.world.country_names``), major cities
+    abroad (``city_names``) and US, Canadian and Australian states (``region_names``) as
+    places that are not put on the map, one pattern per form a place may take:
+    countries as written, in capitals or in lower case ("Greece", "GREECE", "greece";
+    "US" only in capitals), cities and states as written or in capitals ("Kathmandu",
+    "BERLIN"). The ruler matches them in any case; the ``bluelamp_world_case`` component
+    after it un-tags the other forms ("us", "Us"). A name the GB gazetteer holds as a
+    county or local authority stays the gazetteer's ("Scotland"); one it holds only as a village
+    ("Wales", Rotherham) becomes the country; cities and states the gazetteer has at all
+    ("Halifax", "Perth") stay GB places."""
     pats: list[dict[str, Any]] = []
     for name in country_names():
         if any(c.kind != "place" for c in gaz.entries.get(norm(name), ())) or "." in name:
             continue
-        words = name.split()
-        pid = f"country:{name}"
-        if name.isupper():
-            pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": name}]})
-            continue
-        for form in (str.title, str.upper, str.lower):
-            pats.append({"label": "GPE", "id": pid, "pattern": [{"ORTH": form(w)} for w in words]})
-    # Major cities abroad and US/Canadian/Australian states, capitalised only ("Berlin",
-    # "BERLIN", "Ontario"); "Halifax" and "Perth" stay the GB places.
+        forms = {name} if name.isupper() else {name, name.upper(), name.lower()}
+        pats += [{"label": "GPE", "id": f"country:{name}", "pattern": f} for f in sorted(forms)]
     for name in (*city_names(), *region_names()):
         if gaz.entries.get(norm(name)) or "-" in name:
             continue
-        for form in (str.title, str.upper):
-            pattern = [{"ORTH": form(w)} for w in name.split()]
-            pats.append({"label": "GPE", "id": f"abroad:{name}", "pattern": pattern})
+        pid = f"abroad:{name}"
+        pats += [{"label": "GPE", "id": pid, "pattern": f} for f in (name, name.upper())]
     return pats
+
+
+def world_form_ok(ent_id: str, text: str) -> bool:
+    """Whether ``text`` is a form ``world_patterns`` allows for the place ``ent_id``."""
+    kind, _, name = ent_id.partition(":")
+    if kind == "country":
+        return text in ({name} if name.isupper() else {name, name.upper(), name.lower()})
+    return kind != "abroad" or not name or text in (name, name.upper())
+
+
+@Language.component("bluelamp_world_case")
+def world_case(doc: Any) -> Any:
+    """Un-tags places abroad the ruler matched in a form they do not take ("us", "Us" for
+    "US"), leaving those tokens for the NER to read."""
+    wrong = [e for e in doc.ents if not world_form_ok(e.ent_id_, e.text)]
+    if wrong:
+        doc.set_ents([], missing=wrong, default="unmodified")
+    return doc
 
 
 def build_nlp(gaz: Gazetteer, ner: str | Path | None = None, ruler_mode: str | None = None) -> Any:
@@ -417,6 +435,7 @@ def build_nlp(gaz: Gazetteer, ner: str | Path | None = None, ruler_mode: str | N
         where = {"before": "ner"} if mode == "before" else {"after": "ner"}
         ruler = nlp.add_pipe("entity_ruler", name="geo_ruler", config=config, **where)
         ruler.add_patterns(pats)
+    nlp.add_pipe("bluelamp_world_case", after="geo_ruler")
     return nlp
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nlp.geo.geoparser import world_form_ok
 from nlp.geo.world import (
     build,
     city_names,
@@ -134,3 +135,22 @@ def test_build_is_deterministic_and_reads_its_sources(tmp_path: Path) -> None:
     assert body("countries") == ["Korea"]  # "&" names left out
     assert body("cities") == ["Berlin", "Mexico City"]  # Europe/America zones, two parts
     assert body("regions") == ["Ontario"]  # US, Canada and Australia only
+
+
+@pytest.mark.parametrize(
+    ("ent_id", "text", "ok"),
+    [
+        ("country:Greece", "Greece", True),
+        ("country:Greece", "GREECE", True),
+        ("country:Greece", "greece", True),
+        ("country:Greece", "GreeCE", False),
+        ("country:US", "US", True),
+        ("country:US", "us", False),
+        ("country:US", "Us", False),
+        ("abroad:Berlin", "BERLIN", True),
+        ("abroad:Berlin", "berlin", False),
+        ("abroad", "New York", True),  # the token patterns ("New York") decide case themselves
+    ],
+)
+def test_forms_a_place_abroad_may_take(ent_id: str, text: str, ok: bool) -> None:
+    assert world_form_ok(ent_id, text) is ok
