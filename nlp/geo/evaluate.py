@@ -119,10 +119,11 @@ def read_uk_dev(
 ) -> list[tuple[str, list[str]]]:
     """The project's UK place dev set: (tweet text, its place names as written).
 
-    329 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum...),
-    sampled with a fixed seed, none of them in the Broad Twitter Corpus, labelled by one
-    annotator (see ``docs/analysts/location.md``). The file holds tweet ids, not text: the
-    text is read from ``semeval2017_task4A`` as the training loader reads it.
+    479 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum, mate,
+    pub...), sampled with fixed seeds in two batches, none of them in the Broad Twitter
+    Corpus, labelled by one annotator (see ``docs/analysts/location.md``). The file holds
+    tweet ids, not text: the text is read from ``semeval2017_task4A`` as the training
+    loader reads it.
     """
     from nlp.training.data import datasets_dir, unpack_semeval
 

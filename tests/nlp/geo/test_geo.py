@@ -601,8 +601,8 @@ def test_place_names_are_scored_as_written() -> None:
 def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
-    assert len(items) == 329
-    assert sum(len(places) for _, places in items) == 155
+    assert len(items) == 479
+    assert sum(len(places) for _, places in items) == 208
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
