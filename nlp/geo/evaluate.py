@@ -22,7 +22,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,22 +114,31 @@ def score_system(tweets: list[tuple[list[str], list[str]]], system: SpanSystem) 
 UK_DEV_FILE = Path(__file__).resolve().parents[1] / "data" / "uk_places_dev.jsonl"
 
 
+HELD_OUT_BATCH = 3  # labelled after every rule was chosen, by two independent annotators
+
+
+def _uk_dev_rows(path: Path, batches: Collection[int] | None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [r for r in rows if batches is None or r["batch"] in batches]
+
+
 def read_uk_dev(
-    path: Path = UK_DEV_FILE, datasets: Path | None = None
+    path: Path = UK_DEV_FILE, datasets: Path | None = None, batches: Collection[int] | None = None
 ) -> list[tuple[str, list[str]]]:
     """The project's UK place dev set: (tweet text, its place names as written).
 
-    479 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum, mate,
-    pub...), sampled with fixed seeds in two batches, none of them in the Broad Twitter
-    Corpus, labelled in two independent passes under ``nlp/data/uk_places_guide.md`` and
-    adjudicated (see ``docs/analysts/location.md``). The file holds tweet ids, not text:
-    the text is read from ``semeval2017_task4A`` as the training loader reads it.
+    679 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum, mate,
+    pub...), sampled with fixed seeds in three batches, none of them in the Broad Twitter
+    Corpus, each labelled in two independent passes under ``nlp/data/uk_places_guide.md``
+    and adjudicated (see ``docs/analysts/location.md``). ``batches`` keeps only those
+    batches. The file holds tweet ids, not text: the text is read from
+    ``semeval2017_task4A`` as the training loader reads it.
     """
     from nlp.training.data import datasets_dir, unpack_semeval
 
     root = (datasets or datasets_dir()) / "semeval2017_task4A"
     texts: dict[tuple[str, str], str] = {}
-    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    items = _uk_dev_rows(path, batches)
     for name in sorted({item["file"] for item in items}):
         for line in (root / name).read_text(encoding="utf-8").splitlines():
             parts = line.split("\t")
@@ -167,10 +176,12 @@ def score_names(items: list[tuple[str, list[str]]], system: SpanSystem) -> dict[
     return compare_names([gold for _, gold in items], found)
 
 
-def uk_dev_agreement(path: Path = UK_DEV_FILE) -> dict[str, float]:
+def uk_dev_agreement(
+    path: Path = UK_DEV_FILE, batches: Collection[int] | None = None
+) -> dict[str, float]:
     """Agreement between the UK dev set's two labelling passes, as P/R/F1 of the second
     pass against the first (F1 is symmetric)."""
-    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    items = _uk_dev_rows(path, batches)
     return compare_names([i["first_pass"] for i in items], [i["second_pass"] for i in items])
 
 
@@ -254,13 +265,28 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nUK dev set ({len(uk)} tweets, {sum(len(g) for _, g in uk)} places; dev, not test):"
         )
-        print(format_table({"uk_dev": {n: score_names(uk, fn) for n, fn in systems.items()}}))
-        a = uk_dev_agreement()
+        held = read_uk_dev(batches={HELD_OUT_BATCH})
         print(
-            f"Labelling agreement, second pass against first: F1 {a['f1']:.3f} "
-            f"({a['tp']} names agreed, {a['fn']} first pass only, {a['fp']} second pass only;"
-            " the set holds the adjudicated names)"
+            format_table(
+                {
+                    "uk_dev": {n: score_names(uk, fn) for n, fn in systems.items()},
+                    f"uk_dev batch {HELD_OUT_BATCH} only": {
+                        n: score_names(held, fn) for n, fn in systems.items()
+                    },
+                }
+            )
         )
+        print(
+            f"Batch {HELD_OUT_BATCH} ({len(held)} tweets) was labelled after every rule was"
+            " chosen. Labelling agreement, second pass against first (name-level F1; the set"
+            " holds the adjudicated names):"
+        )
+        for label, batches in (("batches 1-2", {1, 2}), (f"batch {HELD_OUT_BATCH}", {3})):
+            a = uk_dev_agreement(batches=batches)
+            print(
+                f"  {label}: F1 {a['f1']:.3f} ({a['tp']} names agreed, {a['fn']} first pass"
+                f" only, {a['fp']} second pass only)"
+            )
     return 0
 
 

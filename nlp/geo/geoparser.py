@@ -155,6 +155,12 @@ NOT_CLUB_BEFORE = ["council", "centre", "center", "hall"]
 # "Edinburgh Derby", "Mersey derby", "North London derby": the match, not the city of
 # Derby, when it follows a place or one of these words.
 DERBY_AFTER = frozenset({"mersey", "tyne-wear", "wear-tyne", "firm", "east", "steel"})
+# Institutions named after a country are organisations: "Malaysia Airlines", "US Army",
+# "Canada Post", "Air Canada", "Bank of England", "Statistics Canada".
+INSTITUTION_AFTER = ["Airlines", "Airways", "Army", "Navy", "Marine", "Marines", "Air Force",
+                     "Post", "Coast Guard"]  # fmt: skip
+INSTITUTION_BEFORE = ["Air", "Bank of", "Royal Bank of", "Statistics", "Transport"]
+HOME_NATIONS = ("UK", "Britain", "Great Britain", "England", "Scotland", "Wales", "Ireland")
 KIND_METHOD = {
     "landmark": "landmark",
     "street": "landmark",
@@ -327,6 +333,16 @@ def club_patterns() -> list[dict[str, Any]]:
     return pats
 
 
+def institution_patterns() -> list[dict[str, Any]]:
+    """Country-named institutions as organisations (phrase patterns, any case)."""
+    pats: list[dict[str, Any]] = []
+    for country in sorted({*country_names(), *HOME_NATIONS}):
+        names = [f"{country} {w}" for w in INSTITUTION_AFTER]
+        names += [f"{w} {country}" for w in INSTITUTION_BEFORE]
+        pats += [{"label": "ORG", "id": "institution", "pattern": n} for n in names]
+    return pats
+
+
 def _label(cands: list[Candidate]) -> str:
     best = max(cands, key=lambda c: c.prior)
     return "FAC" if best.kind in ("landmark", "street") else "GPE"
@@ -362,6 +378,7 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
         }
     )
     pats.extend(club_patterns())
+    pats.extend(institution_patterns())
     for name in ABROAD_NEW:
         abroad = [{"ORTH": "New"}, *({"LOWER": w.lower()} for w in name.split())]
         pats.append({"label": "GPE", "id": "abroad", "pattern": abroad})

@@ -70,6 +70,11 @@ def run(g: Geoparser, text: str, geo: GeoPoint | None = None, profile: str | Non
     return doc.post
 
 
+def place_names(g: Geoparser, text: str) -> list[str]:
+    """The place names the geoparser sees in ``text``, in order."""
+    return [text[a:b] for a, b in g.place_spans([text])[0]]
+
+
 # --------------------------------------------------------------------------- forces
 
 
@@ -278,7 +283,7 @@ def test_places_inside_camelcase_hashtags(geoparser: Geoparser) -> None:
     assert (place.name, place.method) == ("Salford", "hashtag")
     assert post.enrichment.force_area == "Greater Manchester Police"
     text = "#StabbingInSalford #LondonRiots"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Salford", "London"]
+    assert place_names(geoparser, text) == ["Salford", "London"]
 
 
 @pytest.mark.parametrize("text", ["#EltonJohn live", "#NewYork baby", "#BathTime", "#iPhone"])
@@ -324,7 +329,7 @@ MET, GMP, CHESHIRE = (
 def test_a_named_site_is_one_place(
     geoparser: Geoparser, text: str, span: str, name: str, force: str
 ) -> None:
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [span]
+    assert place_names(geoparser, text) == [span]
     post = run(geoparser, text)
     assert post.enrichment.places[0].name == name
     assert post.enrichment.force_area == force
@@ -332,12 +337,12 @@ def test_a_named_site_is_one_place(
 
 def test_sites_that_cannot_be_mapped_and_generic_buildings(geoparser: Geoparser) -> None:
     text = "Taken to the Royal Free Hospital"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Royal Free Hospital"]
+    assert place_names(geoparser, text) == ["Royal Free Hospital"]
     assert run(geoparser, text).enrichment.places == []
     text = "Gig at the Barbican Centre tonight"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Barbican Centre"]
+    assert place_names(geoparser, text) == ["Barbican Centre"]
     text = "Police Station attacked in Salford"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Salford"]
+    assert place_names(geoparser, text) == ["Salford"]
 
 
 @pytest.mark.parametrize(
@@ -352,7 +357,7 @@ def test_sites_that_cannot_be_mapped_and_generic_buildings(geoparser: Geoparser)
 def test_everyday_words_make_a_street_only_when_capitalised(
     geoparser: Geoparser, text: str, streets: list[str]
 ) -> None:
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == streets
+    assert place_names(geoparser, text) == streets
 
 
 def test_span_edges_drop_the_and_trailing_marks(geoparser: Geoparser) -> None:
@@ -375,13 +380,13 @@ def test_span_edges_drop_the_and_trailing_marks(geoparser: Geoparser) -> None:
     ],
 )
 def test_county_prefix(geoparser: Geoparser, text: str, force: str | None) -> None:
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [text.split(" in ")[1]]
+    assert place_names(geoparser, text) == [text.split(" in ")[1]]
     assert run(geoparser, text).enrichment.force_area == force
 
 
 def test_places_abroad_and_parties_are_not_uk_places(geoparser: Geoparser) -> None:
     text = "New York Times says"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["New York"]
+    assert place_names(geoparser, text) == ["New York"]
     assert run(geoparser, text).enrichment.places == []
     assert geoparser.place_spans(["Tory MP defects to Ukip"]) == [[]]
 
@@ -396,7 +401,7 @@ def test_club_names_with_a_place_in_them_are_not_places(geoparser: Geoparser, te
 
 def test_a_club_name_before_council_or_centre_is_the_town(geoparser: Geoparser) -> None:
     text = "Manchester City Council has closed the road"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Manchester City Council"]
+    assert place_names(geoparser, text) == ["Manchester City Council"]
     assert run(geoparser, text).enrichment.force_area == "Greater Manchester Police"
     text = "Fight in Ipswich Town centre"
     assert run(geoparser, text).enrichment.force_area == "Suffolk Constabulary"
@@ -406,9 +411,25 @@ def test_a_club_name_before_council_or_centre_is_the_town(geoparser: Geoparser) 
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("Malaysia Airlines flight down over eastern Ukraine", ["eastern Ukraine"]),
+        ("Bank of England holds rates; protest in London", ["London"]),
+        ("US Army base on lockdown", []),
+        ("Air Canada jet diverted to Canada", ["Canada"]),
+        ("Fire at Royal Bank of Scotland branch in Edinburgh", ["Edinburgh"]),
+    ],
+)
+def test_institutions_named_after_a_country_are_not_places(
+    geoparser: Geoparser, text: str, places: list[str]
+) -> None:
+    assert place_names(geoparser, text) == places
+
+
 def test_a_derby_after_a_place_is_the_match_not_the_city(geoparser: Geoparser) -> None:
     for text in ("Tickets for the Edinburgh Derby", "Great day for the Mersey derby"):
-        spans = [text[a:b] for a, b in geoparser.place_spans([text])[0]]
+        spans = place_names(geoparser, text)
         assert "Derby" not in spans and "derby" not in spans, text
         assert run(geoparser, text).enrichment.force_area != "Derbyshire Constabulary"
     assert run(geoparser, "Travelling to Derby tonight").enrichment.force_area == (
@@ -419,10 +440,10 @@ def test_a_derby_after_a_place_is_the_match_not_the_city(geoparser: Geoparser) -
 def test_the_ner_alone_must_name_a_known_place(geoparser: Geoparser) -> None:
     # en_core_web_sm tags "Stephen" and "Ebola" as places; neither is a known place name.
     text = "Fundraiser Stephen Sutton backs Ebola appeal"
-    assert "Stephen" not in [text[a:b] for a, b in geoparser.place_spans([text])[0]]
+    assert "Stephen" not in place_names(geoparser, text)
     assert geoparser.place_spans(["Biotech giant CSL in talks with WHO over Ebola"]) == [[]]
     text = "Protest in Paris today"  # a place abroad: seen, but not put on the map
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Paris"]
+    assert place_names(geoparser, text) == ["Paris"]
     assert run(geoparser, text).enrichment.places == []
 
 
@@ -634,8 +655,9 @@ def test_place_names_are_scored_as_written() -> None:
 def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
-    assert len(items) == 479
-    assert sum(len(places) for _, places in items) == 209
+    assert len(items) == 679
+    assert sum(len(places) for _, places in items) == 329
+    assert len(read_uk_dev(batches={3})) == 200
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
@@ -643,8 +665,8 @@ def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
 
 def test_uk_dev_set_carries_both_labelling_passes() -> None:
     rows = [json.loads(line) for line in UK_DEV_FILE.read_text(encoding="utf-8").splitlines()]
-    assert all({"places", "first_pass", "second_pass"} <= row.keys() for row in rows)
-    agreement = uk_dev_agreement()
+    assert all({"batch", "places", "first_pass", "second_pass"} <= row.keys() for row in rows)
+    agreement = uk_dev_agreement(batches={1, 2})
     # the passes were independent: they disagree somewhere, and mostly agree
     assert agreement["fp"] > 0 and agreement["fn"] > 0
     assert 0.8 < agreement["f1"] < 1.0
@@ -661,7 +683,7 @@ def test_compare_names_counts_repeats_and_ignores_edges() -> None:
 
 def test_countries_are_places_that_are_not_put_on_the_map(geoparser: Geoparser) -> None:
     text = "Protest in #Greece and eastern Ukraine, then off to nigeria with us"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == [
+    assert place_names(geoparser, text) == [
         "Greece",
         "eastern Ukraine",
         "nigeria",
@@ -677,10 +699,10 @@ def test_major_cities_abroad_are_places_that_are_not_put_on_the_map(
     geoparser: Geoparser,
 ) -> None:
     text = "Flights to Kathmandu and BERLIN resume"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Kathmandu", "BERLIN"]
+    assert place_names(geoparser, text) == ["Kathmandu", "BERLIN"]
     assert run(geoparser, text).enrichment.places == []
     text = "Floods in Ontario, sunset over #Limerick"  # a province; a one-word hashtag
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["Ontario", "Limerick"]
+    assert place_names(geoparser, text) == ["Ontario", "Limerick"]
     assert run(geoparser, text).enrichment.places == []
     text = "Stabbing in Halifax"  # a GB place first: Halifax, West Yorkshire
     assert run(geoparser, text).enrichment.force_area == "West Yorkshire Police"
@@ -688,7 +710,7 @@ def test_major_cities_abroad_are_places_that_are_not_put_on_the_map(
 
 def test_a_compass_word_joins_the_place(geoparser: Geoparser) -> None:
     text = "Riot in east London tonight"
-    assert [text[a:b] for a, b in geoparser.place_spans([text])[0]] == ["east London"]
+    assert place_names(geoparser, text) == ["east London"]
     post = run(geoparser, text)
     assert (post.enrichment.places[0].name, post.enrichment.force_area) == (
         "London",
