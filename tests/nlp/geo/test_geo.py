@@ -655,9 +655,9 @@ def test_place_names_are_scored_as_written() -> None:
 def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
-    assert len(items) == 679
-    assert sum(len(places) for _, places in items) == 329
-    assert len(read_uk_dev(batches={3})) == 200
+    assert len(items) == 879
+    assert sum(len(places) for _, places in items) == 426
+    assert len(read_uk_dev(batches={3})) == len(read_uk_dev(batches={4})) == 200
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
