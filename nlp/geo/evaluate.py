@@ -23,6 +23,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +124,13 @@ def _uk_dev_rows(path: Path, batches: Collection[int] | None) -> list[dict[str, 
 
 
 def read_uk_dev(
-    path: Path = UK_DEV_FILE, datasets: Path | None = None, batches: Collection[int] | None = None
+    path: Path = UK_DEV_FILE,
+    datasets: Path | None = None,
+    batches: Collection[int] | None = None,
+    field: str = "places",
 ) -> list[tuple[str, list[str]]]:
-    """The project's UK place dev set: (tweet text, its place names as written).
+    """The project's UK place dev set: (tweet text, its place names as written), or with
+    ``field="forces"`` (tweet text, the police forces whose areas those places lie in).
 
     879 SemEval 2013-2016 tweets with a UK cue word (UK, BBC, NHS, Tory, £, mum, mate,
     pub...), sampled with fixed seeds in four batches, none of them in the Broad Twitter
@@ -144,7 +149,7 @@ def read_uk_dev(
             parts = line.split("\t")
             if len(parts) >= 3:
                 texts.setdefault((name, parts[0]), unpack_semeval("\t".join(parts[2:])))
-    return [(texts[(item["file"], item["id"])], item["places"]) for item in items]
+    return [(texts[(item["file"], item["id"])], item.get(field, [])) for item in items]
 
 
 def _place_key(name: str) -> str:
@@ -183,6 +188,42 @@ def uk_dev_agreement(
     pass against the first (F1 is symmetric)."""
     items = _uk_dev_rows(path, batches)
     return compare_names([i["first_pass"] for i in items], [i["second_pass"] for i in items])
+
+
+def score_forces(items: list[tuple[str, list[str]]], geoparser: Any = None) -> dict[str, int]:
+    """Force assignment on real tweets: each text's ``force_area`` from the geoparser
+    against the forces its labelled places lie in. A text with labelled forces counts as
+    ``right`` (the force is one of them), ``wrong`` or ``none``; a text without counts as
+    ``no_force`` or ``force_without_place`` (a force from a name that is not a UK place
+    in one force's area: a club, a surname, "Wales")."""
+    from bluelamp.post import Post, SourceRef
+    from nlp.base import NlpDoc
+    from nlp.geo.geoparser import STOCK_NER, Geoparser, GeoparserConfig
+
+    gp = geoparser or Geoparser(GeoparserConfig(ner=STOCK_NER))
+    when = datetime(2016, 1, 1, tzinfo=UTC)
+    docs = [
+        NlpDoc.of(
+            Post(
+                id=f"twitter:ukdev{i}",
+                platform="twitter",
+                native_id=f"ukdev{i}",
+                text=text,
+                created_at=when,
+                source=SourceRef(name="uk-dev"),
+            )
+        )
+        for i, (text, _) in enumerate(items)
+    ]
+    gp(docs)
+    counts = dict.fromkeys(("right", "wrong", "none", "no_force", "force_without_place"), 0)
+    for doc, (_, forces) in zip(docs, items, strict=True):
+        got = doc.post.enrichment.force_area
+        if forces:
+            counts["right" if got in forces else "wrong" if got else "none"] += 1
+        else:
+            counts["force_without_place" if got else "no_force"] += 1
+    return counts
 
 
 def spacy_sm_system() -> SpanSystem:
@@ -287,6 +328,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {label}: F1 {a['f1']:.3f} ({a['tp']} names agreed, {a['fn']} first pass"
                 f" only, {a['fp']} second pass only)"
             )
+        forces = read_uk_dev(field="forces")
+        c = score_forces(forces)
+        named = c["right"] + c["wrong"] + c["none"]
+        print(
+            f"\nForce area on the same tweets (the geoparser's force_area against the forces"
+            f" its labelled places lie in): of {named} tweets naming a place inside one"
+            f" force, {c['right']} right, {c['wrong']} wrong, {c['none']} none; of"
+            f" {c['no_force'] + c['force_without_place']} others, {c['force_without_place']}"
+            " got a force anyway"
+        )
     return 0
 
 

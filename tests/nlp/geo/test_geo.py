@@ -23,6 +23,7 @@ from nlp.geo.evaluate import (
     evaluate_location,
     read_conll,
     read_uk_dev,
+    score_forces,
     score_names,
     to_text,
     uk_dev_agreement,
@@ -427,6 +428,27 @@ def test_institutions_named_after_a_country_are_not_places(
     assert place_names(geoparser, text) == places
 
 
+@pytest.mark.parametrize(
+    ("text", "force"),
+    [
+        ("Trouble in Newcastle city centre", "Northumbria Police"),
+        ("Crash in Newcastle, Co Down", "Police Service of Northern Ireland"),
+        ("Road closed in Stoke", "Staffordshire Police"),
+        ("Fight outside the pub in Everton last night", "Merseyside Police"),
+        ("Great day at St Andrews golf", "Police Scotland"),
+        ("Enniskillen, County Fermanagh", "Police Service of Northern Ireland"),
+        ("Concert in Houston, TX tonight", None),
+        ("Shooting in Durham NC", None),
+        ("Birmingham, Alabama police", None),
+        ("Gutted I'm missing the cardigan match", None),
+    ],
+)
+def test_the_well_known_reading_wins_and_places_abroad_stay_abroad(
+    geoparser: Geoparser, text: str, force: str | None
+) -> None:
+    assert run(geoparser, text).enrichment.force_area == force
+
+
 def test_a_derby_after_a_place_is_the_match_not_the_city(geoparser: Geoparser) -> None:
     for text in ("Tickets for the Edinburgh Derby", "Great day for the Mersey derby"):
         spans = place_names(geoparser, text)
@@ -674,6 +696,30 @@ def test_uk_dev_set_carries_both_labelling_passes() -> None:
     for row in rows:
         for place in row["places"]:
             assert place in row["first_pass"] or place in row["second_pass"], row
+    # force labels: real force names, only on tweets that name a place
+    for row in rows:
+        assert set(row.get("forces", [])) <= set(FORCE_NAMES), row
+        assert not row.get("forces") or row["places"], row
+    assert sum(1 for row in rows if row.get("forces")) == 93
+
+
+def test_force_scoring_counts_right_wrong_none_and_forces_without_a_place(
+    geoparser: Geoparser,
+) -> None:
+    items = [
+        ("Stabbing in Salford last night", ["Greater Manchester Police"]),
+        ("Crash in Leeds", ["Metropolitan Police Service"]),
+        ("Went to the pub", ["West Yorkshire Police"]),
+        ("lovely day for it", []),
+        ("Chelsea fans singing", []),
+    ]
+    assert score_forces(items, geoparser) == {
+        "right": 1,
+        "wrong": 1,
+        "none": 1,
+        "no_force": 1,
+        "force_without_place": 1,
+    }
 
 
 def test_compare_names_counts_repeats_and_ignores_edges() -> None:
