@@ -166,9 +166,13 @@ LA_ALIASES = {
     "Aberdeen City": ("Aberdeen",),
     "Dundee City": ("Dundee",),
     "St. Helens": ("St Helens",),
-    # The city, not the villages or the Northern Ireland town of the same short name.
+    # Posts drop the river or the sea: the town, not the villages or the Northern Ireland
+    # town of the same short name.
     "Newcastle upon Tyne": ("Newcastle",),
     "Stoke-on-Trent": ("Stoke",),
+    "Southend-on-Sea": ("Southend",),
+    "Stockton-on-Tees": ("Stockton",),
+    "Kingston upon Thames": ("Kingston",),
     "Isle of Anglesey": ("Anglesey", "Ynys Môn"),
     "Na h-Eileanan Siar": ("Western Isles", "Outer Hebrides"),
     "Rhondda Cynon Taf": ("Rhondda",),
@@ -177,6 +181,22 @@ LA_ALIASES = {
     "Cardiff": ("Caerdydd",),
     "Swansea": ("Abertawe",),
     "Wirral": ("the Wirral",),
+}
+
+
+# The same for towns that are not local authorities (GeoNames name → short forms), read
+# ahead of the villages that have the short name ("Burton" is Burton upon Trent).
+PLACE_SHORT_NAMES = {
+    "Burton upon Trent": ("Burton",),
+    "Weston-super-Mare": ("Weston",),
+    "Clacton-on-Sea": ("Clacton",),
+    "Bexhill-on-Sea": ("Bexhill",),
+    "Henley on Thames": ("Henley",),
+    "Newark on Trent": ("Newark",),
+    "Barrow in Furness": ("Barrow", "Barrow-in-Furness"),
+    "Berwick-Upon-Tweed": ("Berwick", "Berwick-upon-Tweed"),
+    "Royal Leamington Spa": ("Leamington", "Leamington Spa"),
+    "Royal Tunbridge Wells": ("Tunbridge Wells",),
 }
 
 
@@ -287,6 +307,8 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
             gaz.add(name, cand, exact_case=exact or (single and len(name) <= 3))
             if name.startswith("Saint "):  # GeoNames spells out "Saint Andrews"; posts do not
                 gaz.add("St " + name[6:], cand)
+            for short in PLACE_SHORT_NAMES.get(name, ()):  # above the villages of that name
+                gaz.add(short, Candidate(name, cand.lat, cand.lon, cand.force, "place", 0.72))
 
     for code, la in las.items():
         if code in NON_FORCE_LADS or code not in centroids:
