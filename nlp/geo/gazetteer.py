@@ -225,6 +225,8 @@ class Gazetteer:
             return
         self.entries[key].append(cand)
         self.surface[key].add(name)
+        if name.startswith("St "):  # also "St. Albans" and "St.Albans" (spaCy: "St." "Albans")
+            self.surface[key].add("St. " + name[3:])
         if exact_case:
             self.case_sensitive.add(key)
         else:

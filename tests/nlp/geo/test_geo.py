@@ -441,6 +441,8 @@ def test_institutions_named_after_a_country_are_not_places(
         ("Arrest in Leamington", "Warwickshire Police"),
         ("Fight outside the pub in Everton last night", "Merseyside Police"),
         ("Great day at St Andrews golf", "Police Scotland"),
+        ("Paul Dunne at St.Andrews today", "Police Scotland"),
+        ("Crash in St. Albans", "Hertfordshire Constabulary"),
         ("Enniskillen, County Fermanagh", "Police Service of Northern Ireland"),
         ("Concert in Houston, TX tonight", None),
         ("Shooting in Durham NC", None),
