@@ -391,6 +391,10 @@ POSTCODE_RE = re.compile(
 # A stand-alone outcode ("SW9", "LS6", "CF10"); one-letter areas (M1, B2, E1, ...)
 # collide with motorways and other codes, so they count only inside full postcodes.
 OUTCODE_RE = re.compile(r"\b([A-PR-UWYZ][A-HK-Y][0-9][0-9A-HJKMNPR-Y]?)\b")
+# Outcodes that are far more often something else: carbon and sulphur dioxide, methane
+# and Channel 4, Cristiano Ronaldo, the HS2 railway, games and a droid. They count only
+# inside a full postcode ("CO2 7AB").
+OUTCODES_NOT_ALONE = frozenset({"CO2", "SO2", "CH4", "CR7", "HS2", "ME2", "ME3", "BB8"})
 
 
 @cache

@@ -33,6 +33,7 @@ from nlp.geo.forces import DATA_DIR, canonical_force, force_at
 from nlp.geo.gazetteer import (
     LOWERCASE_OK,
     OUTCODE_RE,
+    OUTCODES_NOT_ALONE,
     POSTCODE_RE,
     Candidate,
     Gazetteer,
@@ -802,7 +803,7 @@ class Geoparser:
                 out.append(Mention(m.group(0), m.start(), m.end(), [cand]))
                 taken.append((m.start(), m.end()))
         for m in OUTCODE_RE.finditer(text):
-            if any(s <= m.start() < e for s, e in taken):
+            if any(s <= m.start() < e for s, e in taken) or m.group(1) in OUTCODES_NOT_ALONE:
                 continue
             oc = self.gaz.outcodes.get(m.group(1))
             if oc:

@@ -467,6 +467,12 @@ def test_institutions_named_after_a_country_are_not_places(
         ("Shooting in Durham NC", None),
         ("Birmingham, Alabama police", None),
         ("Gutted I'm missing the cardigan match", None),
+        ("CO2 emissions are rising", None),
+        ("Watching CH4 tonight", None),
+        ("CR7 scores again", None),
+        ("HS2 costs soar", None),
+        ("Fire at CO2 7AB", "Essex Police"),
+        ("Burglary in SW9 last night", "Metropolitan Police Service"),
     ],
 )
 def test_the_well_known_reading_wins_and_places_abroad_stay_abroad(
