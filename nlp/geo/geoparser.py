@@ -151,6 +151,7 @@ PARTIES = [
 ]  # fmt: skip
 CLUB_SUFFIXES = ["united", "utd", "rovers", "wanderers", "athletic", "albion", "fc", "afc"]
 CLUBS_FILE = DATA_DIR / "football_clubs.txt"
+TITLES_FILE = DATA_DIR / "place_titles.txt"  # "Downton Abbey", "Fleetwood Mac": not places
 # A club name followed by one of these is the town's council or centre: "Manchester City
 # Council", "Ipswich Town centre" (read as a site named after the town).
 NOT_CLUB_BEFORE = ["council", "centre", "center", "hall"]
@@ -321,10 +322,32 @@ def _looks_like_a_forename(token: Any) -> bool:
 
 
 @cache
-def club_names(path: Path = CLUBS_FILE) -> tuple[str, ...]:
-    """Football clubs whose names contain a place name (``nlp/data/football_clubs.txt``)."""
+def name_list(path: Path) -> tuple[str, ...]:
+    """The names in a hand-written list file: one per line, ``#`` starts a comment line."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def club_names(path: Path = CLUBS_FILE) -> tuple[str, ...]:
+    """Football clubs whose names contain a place name (``nlp/data/football_clubs.txt``)."""
+    return name_list(path)
+
+
+@cache
+def _titles() -> frozenset[str]:
+    return frozenset(name.lower() for name in name_list(TITLES_FILE))
+
+
+def title_patterns() -> list[dict[str, Any]]:
+    """Shows, bands and papers named after a place, as works (phrase patterns, any case)."""
+    return [
+        {
+            "label": "WORK_OF_ART",
+            "id": "title",
+            "pattern": [{"LOWER": w.lower()} for w in re.findall(r"\w+|[^\w\s]", name)],
+        }
+        for name in name_list(TITLES_FILE)
+    ]
 
 
 def club_patterns() -> list[dict[str, Any]]:
@@ -377,7 +400,7 @@ def _label(cands: list[Candidate]) -> str:
 
 
 def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
-    pats = force_patterns()
+    pats = [*title_patterns(), *force_patterns()]
     pats.append(
         {
             "label": "ORG",
@@ -651,6 +674,8 @@ class Geoparser:
         a surname or title ("Kate Middleton", "Harrison Ford", "the Duchess of Cambridge")."""
         doc = ent.doc
         if _not_a_name(ent.text):
+            return True
+        if ent.ent_id_ == "facility" and ent.text.lower() in _titles():  # "Downton Abbey"
             return True
         if ent.ent_id_ == "street":  # "Happy St Andrew's Day": St is Saint there
             after = doc[ent.end] if ent.end < len(doc) else None
