@@ -115,7 +115,7 @@ def load_split(
 
 def to_doc(nlp: Any, tokens: list[str], tags: list[str], label_map: dict[str, str]) -> Any:
     """spaCy Doc of the space-joined tweet, tokenised by ``nlp``, with the gold entities."""
-    text, starts, ends = to_text(tokens)
+    text, starts, ends = to_text(tokens, detokenize=False)
     doc = nlp.make_doc(text)
     spans = []
     for btc in BTC_LABELS:

@@ -677,6 +677,34 @@ def test_spans_are_projected_onto_the_corpus_tokens_they_touch() -> None:
     assert char_to_token((23, 24), starts, ends) is None  # only the space between tokens
 
 
+def test_tweet_text_is_rebuilt_as_written_from_the_corpus_tokens() -> None:
+    tokens = [
+        "U",
+        ".",
+        "S",
+        ".",
+        "warned",
+        "London",
+        "'s",
+        "mayor",
+        ",",
+        "@",
+        "leeds",
+        "(",
+        "ok",
+        ")",
+    ]
+    text, starts, ends = to_text(tokens)
+    assert text == "U.S. warned London's mayor, @leeds (ok)"
+    assert [text[s:e] for s, e in zip(starts, ends, strict=True)] == tokens
+    assert char_to_token((0, 4), starts, ends) == (0, 4)  # "U.S." is the four corpus tokens
+    assert char_to_token((12, 18), starts, ends) == (5, 6)  # "London" without its "'s"
+    # a full stop after a word is not an abbreviation: "Leeds . I" stays two sentences
+    assert to_text(["Leeds", ".", "I", "went"])[0] == "Leeds. I went"
+    # the tweet NER was trained on the plain space-joined form
+    assert to_text(tokens, detokenize=False)[0] == " ".join(tokens)
+
+
 def test_evaluate_location_on_a_snippet(tmp_path: Path) -> None:
     path = tmp_path / "tiny.conll"
     path.write_text(SNIPPET, encoding="utf-8")
@@ -714,9 +742,9 @@ def test_place_names_are_scored_as_written() -> None:
 def test_uk_dev_set_reads_its_tweets_from_the_datasets() -> None:
     require_shared(BTC)
     items = read_uk_dev()
-    assert len(items) == 879
-    assert sum(len(places) for _, places in items) == 426
-    assert len(read_uk_dev(batches={3})) == len(read_uk_dev(batches={4})) == 200
+    assert len(items) == 1079
+    assert sum(len(places) for _, places in items) == 566
+    assert all(len(read_uk_dev(batches={b})) == 200 for b in (3, 4, 5))
     for text, places in items:
         for place in places:
             assert place.lower() in text.lower()
@@ -737,7 +765,7 @@ def test_uk_dev_set_carries_both_labelling_passes() -> None:
     for row in rows:
         assert set(row.get("forces", [])) <= set(FORCE_NAMES), row
         assert not row.get("forces") or row["places"], row
-    assert sum(1 for row in rows if row.get("forces")) == 93
+    assert sum(1 for row in rows if row.get("forces")) == 123
 
 
 def test_force_scoring_counts_right_wrong_none_and_forces_without_a_place(
