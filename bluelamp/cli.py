@@ -469,15 +469,19 @@ def search(
 
 
 # ------------------------------------------------------------------------ nlp
-TRAINABLE = ("sentiment", "offensive", "hate", "crime", "ner")
-HEADS = ("sentiment", "offensive", "hate", "crime")  # what "all" rebuilds
+TRAINABLE = ("sentiment", "offensive", "hate", "crime", "place_sense", "ner")
+HEADS = ("sentiment", "offensive", "hate", "crime", "place_sense")  # what "all" rebuilds
 
 
 @app.command()
 @handled
 def train(
     head: Annotated[
-        str, typer.Argument(help=f"one of {', '.join(TRAINABLE)}, encoder, or all (the heads)")
+        str,
+        typer.Argument(
+            help=f"one of {', '.join(TRAINABLE)}, encoder, or all (every shipped model but"
+            " the encoder)"
+        ),
     ],
 ) -> None:
     """Rebuild a model from the datasets (fixed seed) and write it with its model card.
@@ -495,7 +499,7 @@ def train(
             f"unknown model {unknown[0]!r}; choose from {TRAINABLE}, encoder or all"
         )
     try:
-        from nlp.training import train_crime, train_heads, train_ner
+        from nlp.training import train_crime, train_heads, train_ner, train_place_sense
     except ImportError as exc:
         raise BluelampError(
             f"training needs the dev extras ({exc.name} is missing)",
@@ -507,6 +511,8 @@ def train(
             train_crime.main([])
         elif name == "ner":
             train_ner.main([])
+        elif name == "place_sense":
+            train_place_sense.main([])
         else:
             train_heads.main([name])
 

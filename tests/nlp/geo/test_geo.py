@@ -421,8 +421,8 @@ def test_a_club_name_before_council_or_centre_is_the_town(geoparser: Geoparser) 
     assert run(geoparser, text).enrichment.force_area == "Greater Manchester Police"
     text = "Fight in Ipswich Town centre"
     assert run(geoparser, text).enrichment.force_area == "Suffolk Constabulary"
-    # one-word club names stay their towns (match days are policed there)
-    assert run(geoparser, "Chelsea fans fighting").enrichment.force_area == (
+    # a one-word club name outside a post about a match stays its town
+    assert run(geoparser, "Chelsea were awful tonight").enrichment.force_area == (
         "Metropolitan Police Service"
     )
 
@@ -512,7 +512,7 @@ def test_towns_used_as_forenames_are_not_places(geoparser: Geoparser, text: str)
 
 
 def test_cities_and_local_authorities_are_never_forenames(geoparser: Geoparser) -> None:
-    post = run(geoparser, "Leeds Rhinos fans in Bolton. #London Check out the site")
+    post = run(geoparser, "Leeds Beckett students in Bolton. #London Check out the site")
     assert {p.name for p in post.enrichment.places} >= {"Leeds", "Bolton", "London"}
 
 
@@ -776,7 +776,7 @@ def test_force_scoring_counts_right_wrong_none_and_forces_without_a_place(
         ("Crash in Leeds", ["Metropolitan Police Service"]),
         ("Went to the pub", ["West Yorkshire Police"]),
         ("lovely day for it", []),
-        ("Chelsea fans singing", []),
+        ("Chelsea were awful tonight", []),  # the club, read as its town
     ]
     assert score_forces(items, geoparser) == {
         "right": 1,
