@@ -104,6 +104,9 @@ class NlpSettings(_Section):
     skip_unmatched: bool = True  # posts about no configured area or topic skip costly models
     landmarks: Path | None = None  # YAML of landmarks/streets; replaces the bundled file
     neighbourhoods: Path | None = None  # GeoJSON polygons with a "name" property
+    # In posts about a match, drop place names meant as teams or clubs ("England beat
+    # Wales"); nlp/geo/place_sense.py. false keeps every name the rules keep.
+    place_sense: bool = True
 
 
 class CollectorsSettings(_Section):

@@ -67,6 +67,7 @@ def _geoparser(settings: NlpSettings) -> Component:
             home_force=settings.home_force,
             landmarks=settings.landmarks,
             neighbourhoods=settings.neighbourhoods,
+            place_sense=settings.place_sense,
         )
     )
 

@@ -160,3 +160,22 @@ def test_training_rebuilds_the_shipped_weights(tmp_path: Path) -> None:
     for name, f1 in card["cross_validated_f1"].items():
         assert f1 >= card["f1_without_check"][name] - 0.001, name
     assert card["cross_validated_f1"]["uk"] > card["f1_without_check"]["uk"]
+
+
+def test_operators_can_turn_the_check_off_in_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bluelamp.settings import load_settings
+    from nlp.build import build_pipeline
+
+    config = tmp_path / "bluelamp.yaml"
+    config.write_text("nlp:\n  components: [geoparser]\n", encoding="utf-8")
+    monkeypatch.setenv("BLUELAMP_CONFIG", str(config))
+    (default,) = build_pipeline(load_settings().nlp).components
+    monkeypatch.setenv("BLUELAMP_NLP_PLACE_SENSE", "false")
+    (switched_off,) = build_pipeline(load_settings().nlp).components
+    text = "England beat Wales 2-0 in the qualifier"
+    assert isinstance(default, Geoparser) and isinstance(switched_off, Geoparser)
+    assert "England" not in names(default, text)
+    assert "England" in names(switched_off, text)
+    assert "place_sense" in default.version and "place_sense" not in switched_off.version
