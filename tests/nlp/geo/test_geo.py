@@ -415,6 +415,15 @@ def test_club_names_with_a_place_in_them_are_not_places(geoparser: Geoparser, te
     assert geoparser.place_spans([text]) == [[]]
 
 
+@pytest.mark.parametrize(
+    "text", ["Good luck to everyone at Ironman Wales tomorrow", "IRONMAN UK highlights tonight"]
+)
+def test_a_race_named_after_a_place_is_an_event(geoparser: Geoparser, text: str) -> None:
+    assert geoparser.place_spans([text]) == [[]]
+    # the place where it is held is still a place
+    assert place_names(geoparser, "Ironman UK, Bolton highlights on tomorrow") == ["Bolton"]
+
+
 def test_a_club_name_before_council_or_centre_is_the_town(geoparser: Geoparser) -> None:
     text = "Manchester City Council has closed the road"
     assert place_names(geoparser, text) == ["Manchester City Council"]
