@@ -695,14 +695,16 @@ class Geoparser:
             self._spans(sdoc) for sdoc in self.nlp.pipe(texts, batch_size=self.config.batch_size)
         ]
 
-    def _doubtful(self, ent: Any) -> bool:
-        """A span that is probably not a place here, by rule or by the context check."""
+    def _doubtful(self, ent: Any, text: str) -> bool:
+        """A span that is probably not a place here, by rule or by the context check.
+        ``text`` is the post's text (``Doc.text`` joins every token each time it is read,
+        so callers read it once per post, not once per span)."""
         if self._doubtful_by_rule(ent):
             return True
-        if not self._judged(ent):
+        if self.sense is None or not self._judged(ent):
             return False
         span = trim_edges(ent)
-        return not self._meant_as_place(ent.doc.text, span.start_char, span.end_char)
+        return not self._meant_as_place(text, span.start_char, span.end_char)
 
     def _judged(self, ent: Any) -> bool:
         """Whether the context check applies: only to names of areas (towns, counties,
@@ -778,13 +780,15 @@ class Geoparser:
         return ent.start == 0 or doc[ent.start - 1].text in {".", "!", "?", ":", "\n"}
 
     def _spans(self, sdoc: Any) -> list[tuple[int, int]]:
+        text = sdoc.text
         return [
             (a, b)
-            for a, b, judged in self._span_candidates(sdoc)
-            if not judged or self._meant_as_place(sdoc.text, a, b)
+            for a, b, judged in self._span_candidates(sdoc, text)
+            if not judged or self._meant_as_place(text, a, b)
         ]
 
-    def _span_candidates(self, sdoc: Any) -> list[tuple[int, int, bool]]:
+    def _span_candidates(self, sdoc: Any, text: str | None = None) -> list[tuple[int, int, bool]]:
+        text = sdoc.text if text is None else text
         spans = [
             (t.start_char, t.end_char, self._judged(e))
             for e in sdoc.ents
@@ -792,10 +796,9 @@ class Geoparser:
             for t in [trim_edges(e)]
         ]
         spans += [
-            (m.start, m.end, _judged_mention(m))
-            for m in self._hashtag_mentions(sdoc.text, judge=False)
+            (m.start, m.end, _judged_mention(m)) for m in self._hashtag_mentions(text, judge=False)
         ]
-        for tag in HASHTAG_WORD_RE.finditer(sdoc.text):  # "#Limerick": a place abroad
+        for tag in HASHTAG_WORD_RE.finditer(text):  # "#Limerick": a place abroad
             inside = any(a <= tag.start(1) < b for a, b, _ in spans)
             if not inside and is_hashtag_place(tag.group(1)):
                 spans.append((tag.start(1), tag.end(1), True))
@@ -866,8 +869,9 @@ class Geoparser:
         # A profile location is a list of place names: "Reading, Berkshire" opens with a
         # place, so the sentence-start doubt about capitalised common words does not apply.
         out: list[Mention] = []
+        text = sdoc.text  # once: Doc.text joins every token each time it is read
         for ent in sdoc.ents:
-            if ent.label_ not in PLACE_LABELS or (not profile and self._doubtful(ent)):
+            if ent.label_ not in PLACE_LABELS or (not profile and self._doubtful(ent, text)):
                 continue
             ent_id = ent.ent_id_
             span = trim_edges(ent)
@@ -892,7 +896,6 @@ class Geoparser:
                 ]
             if cands:
                 out.append(Mention(span.text, span.start_char, span.end_char, list(cands), method))
-        text = sdoc.text
         if not profile:
             out.extend(self._hashtag_mentions(text))
         taken: list[tuple[int, int]] = []

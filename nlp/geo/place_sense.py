@@ -60,6 +60,17 @@ _WORD_RE = re.compile(r"[#@]?\w[\w'.-]*|\S")
 _SENTENCE_END = frozenset({".", "!", "?", ":"})
 
 
+def _window(text: str, start: int, end: int) -> tuple[int, int]:
+    """At most ``WINDOW`` characters either side of the span, never ending inside a word:
+    ``re`` treats the end of a search as the end of the string, so "very" cut to "v" or
+    "matches" cut to "match" would read as sport words."""
+    lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
+    if hi < len(text) and text[hi].isalnum():
+        while hi > end and text[hi - 1].isalnum():
+            hi -= 1
+    return lo, hi
+
+
 def _neighbours(text: str, start: int, end: int) -> tuple[list[str], list[str]]:
     """Up to two words before the span and one after it."""
     left = _WORD_RE.findall(text[max(0, start - WINDOW) : start])[-2:]
@@ -72,7 +83,8 @@ def in_sport_context(text: str, start: int, end: int) -> bool:
     a team: the only spans the check judges. Elsewhere a name is left to the rules (local
     posts say "kids play there", "#Leeds" at the end, "round aberdeen", which the
     training data rarely has)."""
-    if SPORT_RE.search(text, max(0, start - WINDOW), min(len(text), end + WINDOW)):
+    lo, hi = _window(text, start, end)
+    if SPORT_RE.search(text, lo, hi):
         return True
     left, right = _neighbours(text, start, end)
     return any(w.lower() in NEXT_TO_TEAM for w in (*left[-1:], *right))

@@ -123,6 +123,44 @@ def test_only_posts_about_a_match_are_judged() -> None:
     assert not in_sport_context("We won a holiday to Wales", 20, 25)  # not next to it
 
 
+def test_a_word_cut_by_the_window_is_not_read_as_a_sport_word() -> None:
+    for word in ("very", "matches", "fansite", "odious"):
+        # the window ends inside the word: "v", "match", "fans", "odi" must not count
+        for cut in range(1, len(word)):
+            text = "Flooding in Leeds " + "x" * (WINDOW - cut - 1) + " " + word + " today"
+            assert not in_sport_context(text, 12, 17), (word, cut)
+    text = "Flooding in Leeds " + "x" * (WINDOW - 10) + " v today"
+    assert in_sport_context(text, 12, 17)  # a whole sport word inside the window counts
+
+
+class CountingDoc:
+    """A spaCy Doc that counts how often its text is read (``Doc.text`` joins every
+    token on each read: read once per span, a long post costs quadratic time)."""
+
+    def __init__(self, doc: object) -> None:
+        self._doc = doc
+        self.reads = 0
+
+    @property
+    def text(self) -> str:
+        self.reads += 1
+        return str(self._doc.text)  # type: ignore[attr-defined]
+
+    @property
+    def ents(self) -> object:
+        return self._doc.ents  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("sense", [True, False])
+def test_a_post_text_is_read_once_however_many_places_it_names(sense: bool) -> None:
+    g = Geoparser(GeoparserConfig(ner=STOCK_NER, place_sense=sense))
+    text = "Leeds v Hull, fans in Leeds and Hull. " * 200  # 800 place names
+    for method in (g._spans, g._mentions):
+        doc = CountingDoc(g.nlp(text))
+        method(doc)
+        assert doc.reads == 1, method.__name__
+
+
 def test_features_read_a_bounded_window_of_a_huge_post() -> None:
     text = "Fans in Leeds before the match"
     padded = ("x " * 500_000) + text + (" y" * 500_000)
@@ -149,6 +187,7 @@ def test_the_check_is_versioned_and_can_be_turned_off(on: Geoparser, off: Geopar
 
 def test_training_rebuilds_the_shipped_weights(tmp_path: Path) -> None:
     require_shared(SHARED / "broad_twitter_corpus")
+    require_shared(SHARED / "semeval2017_task4A")  # the UK dev set's tweet texts
     from nlp.training.train_place_sense import train
 
     out = tmp_path / "place_sense.json"
@@ -156,10 +195,11 @@ def test_training_rebuilds_the_shipped_weights(tmp_path: Path) -> None:
     shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     assert card["weights"] == shipped["weights"]
     assert (card["C"], card["threshold"]) == (shipped["C"], shipped["threshold"])
-    # it was chosen because it helps on both dev sets in cross-validation
-    for name, f1 in card["cross_validated_f1"].items():
-        assert f1 >= card["f1_without_check"][name] - 0.001, name
-    assert card["cross_validated_f1"]["uk"] > card["f1_without_check"]["uk"]
+    # in cross-validation it helps on UK tweets and costs BTC no more than noise
+    cv, without = card["cross_validated_f1"], card["f1_without_check"]
+    assert cv["uk"] > without["uk"] + 0.01
+    assert cv["btc"] > without["btc"] - 0.005
+    assert cv["uk"] + cv["btc"] > without["uk"] + without["btc"]
 
 
 def test_operators_can_turn_the_check_off_in_the_settings(
