@@ -295,9 +295,79 @@ def test_recorded_encoder_stages_rerun_with_the_normalisation_they_ran_with() ->
     old_average = _normalisation_recorded(
         {"average_of": ["a.pt", "b.pt"], "command": "python -m m average a.pt b.pt --out s"}
     )
-    assert _stage_command(old_average) == "python -m m average a.pt b.pt --normalisation 1 --out s"
+    assert (
+        _stage_command(old_average)
+        == "python -m m average a.pt b.pt --normalisation 1 --val all --out s"
+    )
     old_train = _normalisation_recorded({"hyperparameters": {"out": "x", "init": "None"}})
-    assert _stage_command(old_train).endswith("train --out x --normalisation 1")
+    assert _stage_command(old_train).endswith("train --out x --normalisation 1 --val all")
     # Every step of the shipped recipe before the last normalisation names its own.
     for step in RECIPE[:-3]:
         assert "--normalisation" in step, step
+    # The shipped stages selected on all of val; the recipe must say so to rebuild them.
+    for step in RECIPE[:-1]:
+        assert step[step.index("--val") + 1] == "all", step
+
+
+def test_near_duplicates_catch_a_tweet_reposted_with_a_link_or_handle() -> None:
+    from nlp.training.data import near_duplicates
+
+    training = [
+        "Dark Souls 3 April launch date confirmed with new trailer: embrace the darkness.",
+        "@normanisnachos I may or may not have searched it up on google",
+        "Happy birthday to my favourite person in the whole world",
+    ]
+    held_out = [
+        "Dark Souls 3 April Launch Date Confirmed With New Trailer: Embrace the darkness. "
+        "https://t.co/V3rMmdpkPj",  # a link added, capitals changed
+        "@user I may or may not have searched it up on google",  # the handle masked
+        "I may not have searched for the darkness trailer on google",  # shares words only
+        "Happy birthday to you",
+    ]
+    assert near_duplicates(held_out, training).tolist() == [True, True, False, False]
+    assert near_duplicates(training, held_out).tolist() == [True, True, False]
+    assert near_duplicates(held_out, []).tolist() == [False] * 4
+    assert near_duplicates([], training).tolist() == []
+
+
+def test_sentiment_val_leaves_out_tweets_whose_twin_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlp.training import data
+
+    semeval = tmp_path / "semeval2017_task4A"
+    semeval.mkdir()
+    rows = [
+        ("positive", "What a brilliant night at the match with everyone http://t.co/x1"),
+        ("negative", "The trains are late again and nobody tells us anything"),
+        ("neutral", "Council meeting on the new bus lanes is on Thursday evening"),
+    ]
+    (semeval / "only.txt").write_text(
+        "".join(f"{i}\t{label}\t{text}\n" for i, (label, text) in enumerate(rows)), "utf-8"
+    )
+    sentiment = tmp_path / "tweeteval" / "sentiment"
+    sentiment.mkdir(parents=True)
+    val = [
+        "What a brilliant night at the match with everyone",  # a twin: the link dropped
+        "Council meeting on the new bus lanes is on Thursday evening",  # exact: trains no more
+        "Lovely weather for the parade today",
+    ]
+    (sentiment / "val_text.txt").write_text("\n".join(val) + "\n", "utf-8")
+    (sentiment / "val_labels.txt").write_text("2\n1\n2\n", "utf-8")
+    (sentiment / "test_text.txt").write_text(
+        "The trains are late again and nobody tells us\n", "utf-8"
+    )
+    (sentiment / "test_labels.txt").write_text("0\n", "utf-8")
+    monkeypatch.setenv("BLUELAMP_DATASETS", str(tmp_path))
+
+    splits = data.sentiment_splits(files=("only.txt",))
+    # The council tweet is in val word for word, and the trains tweet is a twin of a
+    # test tweet: neither trains. The match tweet trains, so its val twin cannot tune.
+    assert splits.texts == [rows[0][1]]
+    assert splits.labels.tolist() == [2]
+    assert splits.val_texts == val[1:]
+    assert splits.val_labels.tolist() == [1, 2]
+    assert splits.val_twins == 1
+    everything = data.sentiment_splits(drop_val_twins=False, files=("only.txt",))
+    assert everything.val_texts == val
+    assert everything.val_twins == 1
