@@ -539,8 +539,10 @@ def export(argv: list[str]) -> None:
                 "stages": stages,
                 "selected_checkpoint": state["record"],
                 "selection": "in every training stage, the checkpoint with the best "
-                "macro-recall on tweeteval/sentiment/val; an average of checkpoints is scored "
-                "on val the same way and kept only if higher than each; test never read",
+                "macro-recall on tweeteval/sentiment/val (each stage records which part: val "
+                "'all' = all 2,000 tweets, 'clean' = without those with a near twin among the "
+                "training tweets); an average of checkpoints is scored on val the same way and "
+                "kept only if higher than each; test never read",
             },
             "command": " && ".join(
                 [*commands, f"python -m nlp.training.finetune_encoder export {args.checkpoint}"]

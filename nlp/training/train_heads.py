@@ -265,8 +265,8 @@ def train_sentiment(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
                 if SENTIMENT_MAX_TRAIN
                 else "all de-duplicated 2013-2016 tweets"
             )
-            + "; tweets identical to TweetEval sentiment val/test after normalisation, and near "
-            "twins of test tweets (none), removed"
+            + "; tweets identical to TweetEval sentiment val/test after normalisation, and "
+            f"near twins of test tweets ({splits.test_twins}), removed"
         ),
         "tuning_files": ["tweeteval/sentiment/val_text.txt", "tweeteval/sentiment/val_labels.txt"],
         "tuning_examples": len(y_val),
@@ -306,7 +306,7 @@ def train_binary(task: str, models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     val_texts, y_val = data.load_tweeteval(task, "val")
     test_texts, _ = data.load_tweeteval(task, "test")
     # TweetEval's train repeats some val and test tweets nearly word for word (hate:
-    # 329 test tweets have a twin in train); training on them would score from memory.
+    # 324 test tweets have a twin in train); training on them would score from memory.
     twins = data.near_duplicates(texts, val_texts + test_texts)
     texts = [t for t, twin in zip(texts, twins, strict=True) if not twin]
     y = y[~twins]

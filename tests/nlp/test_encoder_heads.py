@@ -304,9 +304,16 @@ def test_recorded_encoder_stages_rerun_with_the_normalisation_they_ran_with() ->
     # Every step of the shipped recipe before the last normalisation names its own.
     for step in RECIPE[:-3]:
         assert "--normalisation" in step, step
-    # The shipped stages selected on all of val; the recipe must say so to rebuild them.
+    # The shipped stages selected on all of val; the recipe and the card's rebuild
+    # command must say so, or they would select on the twin-free part (the default).
     for step in RECIPE[:-1]:
         assert step[step.index("--val") + 1] == "all", step
+    card = json.loads((MODELS_DIR / "encoder.json").read_text("utf-8"))
+    steps = card["command"].split(" && ")
+    assert len(steps) == len(RECIPE)
+    for command in steps[:-1]:
+        assert command.split()[3] in ("train", "average"), command
+        assert "--val all" in command, command
 
 
 def test_near_duplicates_catch_a_tweet_reposted_with_a_link_or_handle() -> None:
@@ -368,6 +375,7 @@ def test_sentiment_val_leaves_out_tweets_whose_twin_trains(
     assert splits.val_texts == val[1:]
     assert splits.val_labels.tolist() == [1, 2]
     assert splits.val_twins == 1
+    assert splits.test_twins == 1
     everything = data.sentiment_splits(drop_val_twins=False, files=("only.txt",))
     assert everything.val_texts == val
     assert everything.val_twins == 1
