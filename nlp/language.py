@@ -125,7 +125,8 @@ def word_count(text: str) -> int:
     return len({w.casefold() for w in _WORD.findall(text) if len(w) > 1})
 
 
-def _primary(tag: str | None) -> str | None:
+def primary_language(tag: str | None) -> str | None:
+    """``en-GB`` -> ``en``; ``None`` for no tag or a tag that names no language (``und``)."""
     if not tag:
         return None
     primary = tag.split("-", 1)[0].casefold()
@@ -170,7 +171,7 @@ class LanguageComponent:
         for doc in docs:
             post = doc.post
             declared = post.language
-            declared_primary = _primary(declared)
+            declared_primary = primary_language(declared)
             if declared_primary is None:
                 declared = None
             clean = detection_text(doc.text)

@@ -1,4 +1,13 @@
-"""Pipeline components that turn the shared embedding into enrichment fields."""
+"""Pipeline components that turn the shared embedding into enrichment fields.
+
+The sentiment and abuse heads were trained on English tweets only, so they
+score a post only when its ``language`` is English or undetermined. A post
+detected as Welsh, Polish, ... keeps ``sentiment``/``abuse`` empty: an
+English model's score for it means nothing, and on a dashboard it would be
+counted with the real ones. The crime heads (``nlp.heads.crime``) score every
+language: their training set holds Welsh posts, and a missed crime report
+costs more than a noisy score.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +19,13 @@ from bluelamp.post import Abuse, Sentiment
 from nlp.base import NlpDoc
 from nlp.heads.model import MODELS_DIR, load_head
 from nlp.heads.onnx_io import OnnxHead, file_version
+from nlp.language import primary_language
 
 SENTIMENT_MODEL = "sentiment"
+# The primary language codes the English-only heads score (plus posts with none).
+SCORED_LANGUAGES = frozenset({"en"})
+# Appended to the heads' versions: outputs changed when the gate came in (2026-11-29).
+_GATE = "+en"
 OFFENSIVE_MODEL = "offensive"
 HATE_MODEL = "hate"
 
@@ -26,18 +40,30 @@ def _version(*names: str) -> str:
     )
 
 
-def _embedded(docs: list[NlpDoc]) -> tuple[list[NlpDoc], np.ndarray]:
-    with_vectors = [d for d in docs if d.features.get("embedding") is not None]
+def english_or_unknown(doc: NlpDoc) -> bool:
+    """True unless the post's language is known and not one the heads were trained on."""
+    primary = primary_language(doc.post.language)
+    return primary is None or primary in SCORED_LANGUAGES
+
+
+def _scored(docs: list[NlpDoc]) -> tuple[list[NlpDoc], np.ndarray]:
+    """The documents an English-only head scores (embedded; English or unknown), and vectors."""
+    with_vectors = [
+        d for d in docs if d.features.get("embedding") is not None and english_or_unknown(d)
+    ]
     if not with_vectors:
         return [], np.zeros((0, 0), dtype=np.float32)
     return with_vectors, np.stack([d.features["embedding"] for d in with_vectors])
 
 
 class SentimentHead:
-    """``enrichment.sentiment``: the likeliest of negative/neutral/positive, and its probability."""
+    """``enrichment.sentiment``: the likeliest of negative/neutral/positive, and its probability.
+
+    English and undetermined-language posts only (see the module doc).
+    """
 
     name: ClassVar[str] = "sentiment"
-    version: ClassVar[str] = _version(SENTIMENT_MODEL)
+    version: ClassVar[str] = _version(SENTIMENT_MODEL) + _GATE
     reads: ClassVar[tuple[str, ...]] = ("features.embedding",)
     writes: ClassVar[tuple[str, ...]] = ("enrichment.sentiment",)
     costly: ClassVar[bool] = True
@@ -46,7 +72,7 @@ class SentimentHead:
         self.model = model or load_head(SENTIMENT_MODEL)
 
     def __call__(self, docs: list[NlpDoc]) -> None:
-        docs, x = _embedded(docs)
+        docs, x = _scored(docs)
         if not docs:
             return
         probs = self.model.predict_proba(x)
@@ -61,12 +87,14 @@ class SentimentHead:
 class AbuseHead:
     """``enrichment.abuse``: probabilities that a post is offensive and that it is hateful.
 
+    English and undetermined-language posts only (see the module doc).
+
     ``thresholds`` holds each head's decision threshold (tuned on validation
     data) for callers that need a yes/no.
     """
 
     name: ClassVar[str] = "abuse"
-    version: ClassVar[str] = _version(OFFENSIVE_MODEL, HATE_MODEL)
+    version: ClassVar[str] = _version(OFFENSIVE_MODEL, HATE_MODEL) + _GATE
     reads: ClassVar[tuple[str, ...]] = ("features.embedding",)
     writes: ClassVar[tuple[str, ...]] = ("enrichment.abuse",)
     costly: ClassVar[bool] = True
@@ -80,7 +108,7 @@ class AbuseHead:
         }
 
     def __call__(self, docs: list[NlpDoc]) -> None:
-        docs, x = _embedded(docs)
+        docs, x = _scored(docs)
         if not docs:
             return
         offensive = self.offensive.predict_proba(x)[:, -1]

@@ -165,6 +165,36 @@ def test_abuse_scores_rank_an_insult_above_a_neutral_post() -> None:
     assert (insult.offensive or 0) > (calm.offensive or 0) + 0.3
 
 
+def test_english_only_heads_leave_other_languages_unscored() -> None:
+    text = "Terrible news, my car was stolen last night. Devastated."
+    posts = [
+        make_post(1, text=text, language="en-GB"),
+        make_post(2, text=text),  # language unknown: scored
+        make_post(3, text=text, language="cy"),
+        make_post(4, text=text, language="pl"),
+    ]
+    Pipeline([EncoderComponent(), SentimentHead(), AbuseHead()]).enrich(posts)
+    scored = [p.enrichment.sentiment is not None for p in posts]
+    assert scored == [True, True, False, False]
+    assert [p.enrichment.abuse is not None for p in posts] == scored
+    # The heads looked at every post: their version says which rule left it empty.
+    assert all(p.enrichment.models["sentiment"] == SentimentHead.version for p in posts)
+    assert SentimentHead.version.endswith("+en") and AbuseHead.version.endswith("+en")
+
+
+def test_a_welsh_post_gets_no_english_sentiment_in_the_full_pipeline() -> None:
+    from nlp.language import LanguageComponent
+
+    posts = [
+        make_post(1, text="Mae'r heddlu yng Nghaerdydd heno ar ôl y digwyddiad, diolch i bawb"),
+        make_post(2, text="The police are in Cardiff tonight after the incident, thanks all"),
+    ]
+    Pipeline([LanguageComponent(), EncoderComponent(), SentimentHead()]).enrich(posts)
+    assert [p.language for p in posts] == ["cy", "en"]
+    assert posts[0].enrichment.sentiment is None
+    assert posts[1].enrichment.sentiment is not None
+
+
 def test_heads_need_the_encoder_first() -> None:
     with pytest.raises(PipelineError, match=r"features\.embedding"):
         Pipeline([SentimentHead(), EncoderComponent()])
