@@ -98,6 +98,7 @@ FORCES: tuple[Force, ...] = (
 )
 
 FORCE_NAMES: tuple[str, ...] = tuple(f.name for f in FORCES)
+WELSH_FORCES = frozenset(f.name for f in FORCES if f.country == "Wales")
 
 # Postcode pseudo-areas outside the 45 forces: Channel Islands and Isle of Man
 # (they have their own police services).

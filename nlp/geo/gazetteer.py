@@ -28,10 +28,12 @@ from nlp.geo.forces import (
     DATA_DIR,
     FORCES,
     NON_FORCE_LADS,
+    WELSH_FORCES,
     canonical_force,
     force_at,
     local_authorities,
 )
+from nlp.geo.welsh import forms, welsh_names
 
 # Priors: how likely a bare mention of a name of this kind is meant as that place.
 PRIORS = {
@@ -158,7 +160,7 @@ COUNTIES: dict[str, str] = {
     "County Tyrone": "Police Service of Northern Ireland",
     "Scotland": "Police Scotland",
 }
-# Extra spellings of local authority names.
+# Extra spellings of local authority names (Welsh names: nlp/data/welsh_names.tsv).
 LA_ALIASES = {
     "Bristol, City of": ("Bristol",),
     "Kingston upon Hull, City of": ("Hull", "Kingston upon Hull"),
@@ -175,13 +177,10 @@ LA_ALIASES = {
     "Southend-on-Sea": ("Southend",),
     "Stockton-on-Tees": ("Stockton",),
     "Kingston upon Thames": ("Kingston",),
-    "Isle of Anglesey": ("Anglesey", "Ynys Môn"),
+    "Isle of Anglesey": ("Anglesey",),
     "Na h-Eileanan Siar": ("Western Isles", "Outer Hebrides"),
     "Rhondda Cynon Taf": ("Rhondda",),
     "Bournemouth, Christchurch and Poole": ("Bournemouth",),
-    "Newport": ("Casnewydd",),
-    "Cardiff": ("Caerdydd",),
-    "Swansea": ("Abertawe",),
     "Wirral": ("the Wirral",),
 }
 
@@ -362,10 +361,33 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
         if county.startswith("County "):  # "Co Down", "Co. Tyrone"
             gaz.add("Co " + county[7:], cand)
 
+    _add_welsh_names(gaz)
     if landmarks_path is not None:
         for name, cand in load_landmarks(landmarks_path):
             gaz.add(name, cand)
     return gaz
+
+
+def _add_welsh_names(gaz: Gazetteer) -> None:
+    """Welsh names and their mutated forms, placed where the English name is (``welsh``).
+
+    A form the gazetteer already holds is left alone: it is the English name itself
+    ("Bangor", "Llandudno"), and re-adding it would change how its case is matched.
+    """
+    for row in welsh_names():
+        known = gaz.lookup(row.english)
+        if not known:
+            raise ValueError(f"welsh_names.tsv: the gazetteer has no place {row.english!r}")
+        # Bangor in Wales, not in Northern Ireland; a border town keeps its GeoNames force.
+        home = [c for c in known if c.force in WELSH_FORCES] or known
+        best = max(home, key=lambda c: (c.kind == "local_authority", c.prior))
+        cand = Candidate(row.welsh, best.lat, best.lon, best.force, best.kind, best.prior)
+        for form in forms(row.welsh):
+            if norm(form) in gaz.entries:
+                continue
+            # One-word mutated forms only when capitalised ("Gaerdydd"), as Welsh writes them.
+            one_word = " " not in form and "-" not in form
+            gaz.add(form, cand, exact_case=one_word and norm(form) != norm(row.welsh))
 
 
 def force_patterns() -> list[dict[str, Any]]:

