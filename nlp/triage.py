@@ -335,6 +335,24 @@ class Gazetteer:
         return cls({name: (name,) for name in areas})
 
 
+def with_welsh_forms(spellings: tuple[str, ...]) -> tuple[str, ...]:
+    """``spellings`` plus the Welsh name of the place and its mutated forms, when the
+    geoparser's Welsh table (``nlp/data/welsh_names.tsv``) knows one of them: [Bangor]
+    also finds "ym Mangor", [Cardiff] "yng Nghaerdydd"."""
+    from nlp.geo.welsh import forms, welsh_names
+
+    given = {fold(s) for s in spellings}
+    seen = set(given)
+    extra: list[str] = []
+    for row in welsh_names():
+        if fold(row.welsh) in given or fold(row.english) in given:
+            for form in forms(row.welsh):
+                if fold(form) not in seen:  # matching ignores accents: "Cwmbrân" = "Cwmbran"
+                    seen.add(fold(form))
+                    extra.append(form)
+    return (*spellings, *extra)
+
+
 def load_areas(path: Path | str = LEXICON_DIR / "areas.yaml") -> Gazetteer:
     path = Path(path)
     data = _read_yaml(path)
@@ -346,9 +364,9 @@ def load_areas(path: Path | str = LEXICON_DIR / "areas.yaml") -> Gazetteer:
         name = force["name"]
         names[name] = (name, *_strings(force.get("aliases"), where + ".aliases"))
         for place in _places(force.get("places"), where + ".places"):
-            names.setdefault(place[0], place)
+            names.setdefault(place[0], with_welsh_forms(place))
     for place in _places(data.get("places"), f"{path}: places"):
-        names.setdefault(place[0], place)
+        names.setdefault(place[0], with_welsh_forms(place))
     capitalised = frozenset(
         " ".join(phrase_words(p)) for p in _strings(data.get("capitalised_only"), str(path))
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,14 @@ from nlp.base import Component, NlpDoc
 from nlp.entities import EntityComponent
 from nlp.language import LanguageComponent, detection_text
 from nlp.pipeline import Pipeline
-from nlp.triage import Gazetteer, PhraseMatcher, TriageComponent, load_areas, load_topics
+from nlp.triage import (
+    Gazetteer,
+    PhraseMatcher,
+    TriageComponent,
+    load_areas,
+    load_topics,
+    with_welsh_forms,
+)
 
 _N = 0
 
@@ -249,6 +257,22 @@ def test_triage_sees_through_zero_width_characters(triage: TriageComponent) -> N
     triage([d])
     assert d.features["triage"]["topics"] == ["weapons"]
     assert d.features["triage"]["areas"] == ["Salford"]
+
+
+def test_triage_reads_welsh_names_from_the_geoparsers_table(tmp_path: Path) -> None:
+    lexicon = tmp_path / "areas.yaml"
+    lexicon.write_text(
+        "version: 1\nforces:\n  - name: North Wales Police\n"
+        "    places: [Bangor, [Mold, Yr Wyddgrug]]\n",
+        encoding="utf-8",
+    )
+    areas = load_areas(lexicon)
+    assert areas.names["Bangor"] == ("Bangor", "Fangor", "Mangor")
+    assert areas.names["Mold"] == ("Mold", "Yr Wyddgrug", "Wyddgrug")  # no repeats
+    t = TriageComponent(areas=areas)
+    assert t.triage("Damwain ym Mangor heno").areas == ["Bangor"]
+    assert t.triage("Ar y ffordd i'r Wyddgrug").areas == ["Mold"]
+    assert with_welsh_forms(("Leeds",)) == ("Leeds",)
 
 
 def test_triage_welsh_spellings_and_exclusions(triage: TriageComponent) -> None:
