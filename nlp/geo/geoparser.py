@@ -630,7 +630,7 @@ class Geoparser:
     # e.g. "0.4.2+tweet_ner-1.0.0.1a2b3c4d" (trained NER present) or
     # "0.4.2+en_core_web_sm-3.8.0" (absent); changes whenever the saved model does.
     version: ClassVar[str] = component_version()
-    reads: ClassVar[tuple[str, ...]] = ("text", "post.geo", "post.author.location")
+    reads: ClassVar[tuple[str, ...]] = ("text", "post.language", "post.geo", "post.author.location")
     writes: ClassVar[tuple[str, ...]] = (
         "enrichment.places",
         "enrichment.force_area",

@@ -11,9 +11,10 @@ posts that name a town. The rules are the standard initial mutations:
 - aspirate: p→ph, t→th, c→ch.
 
 A name written with the article ("Y Barri", "Y Fenni") also comes without
-it after "i'r", "o'r" ("i'r Barri"). Forms that are also an English word, a
-GB place name or a Welsh function word are not added (``SKIP``); the names
-themselves are in ``nlp/data/welsh_names.tsv``.
+it after "i'r", "o'r" ("i'r Barri"). ``SKIP`` holds forms that are common
+Welsh words; the gazetteer leaves out a form it already holds for another
+place (``gazetteer._add_welsh_names``), and a test checks that no form is an
+English word. The names themselves are in ``nlp/data/welsh_names.tsv``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ _ASPIRATE = {"p": "ph", "t": "th", "c": "ch"}
 # Digraphs that are letters of their own and never mutate as their first character.
 _STABLE = ("ch", "ph", "th", "dd", "ff", "ng")
 _ARTICLES = ("Y ", "Yr ")
-# Mutated forms that are common words or names in their own right.
-SKIP = frozenset({"mae", "mala", "fala", "dywyn", "ala"})
+# Forms that are common Welsh words: "waun" (moor) begins many place names ("Waun Fawr"),
+# so "Y Waun" (Chirk) is read only with its article.
+SKIP = frozenset({"waun"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,10 +172,12 @@ def test_english_only_heads_leave_other_languages_unscored() -> None:
         make_post(2, text=text),  # language unknown: scored
         make_post(3, text=text, language="cy"),
         make_post(4, text=text, language="pl"),
+        make_post(5, text=text, language="eng"),  # ISO 639-3, as some exports write it
+        make_post(6, text=text, language="cym"),
     ]
     Pipeline([EncoderComponent(), SentimentHead(), AbuseHead()]).enrich(posts)
     scored = [p.enrichment.sentiment is not None for p in posts]
-    assert scored == [True, True, False, False]
+    assert scored == [True, True, False, False, True, False]
     assert [p.enrichment.abuse is not None for p in posts] == scored
     # The heads looked at every post: their version says which rule left it empty.
     assert all(p.enrichment.models["sentiment"] == SentimentHead.version for p in posts)

@@ -387,6 +387,21 @@ def test_the_clearly_largest_of_same_named_places_wins_a_tie() -> None:
     assert sum(int(row["postcodes_2km"]) > 1000 for row in places) > 200
 
 
+def test_every_gb_place_is_in_a_local_authority_of_its_own_country() -> None:
+    # GeoNames' rounded points can fall over a border (Knighton, Powys); build_data then
+    # takes the nearest postcode in the place's own country.
+    from nlp.geo.build_data import COUNTRY_OF_LAD_PREFIX
+
+    with (DATA_DIR / "gb_places.csv").open(encoding="utf-8", newline="") as fh:
+        places = list(csv.DictReader(fh))
+    wrong = [
+        (row["name"], row["admin1"], row["lad_code"])
+        for row in places
+        if COUNTRY_OF_LAD_PREFIX[row["lad_code"][0]] != row["admin1"]
+    ]
+    assert wrong == []
+
+
 @pytest.mark.parametrize(
     ("text", "force"),
     [

@@ -9,6 +9,8 @@ import pytest
 
 from nlp.base import NlpDoc
 from nlp.encoder import tokenizer_file
+from nlp.geo import gazetteer
+from nlp.geo.forces import WELSH_FORCES
 from nlp.geo.gazetteer import load_gazetteer, norm
 from nlp.geo.geoparser import Geoparser
 from nlp.geo.welsh import forms, mutations, plain, welsh_names
@@ -55,6 +57,29 @@ def test_every_row_names_a_gazetteer_place_and_no_form_collides() -> None:
             assert names <= {row.welsh, row.english}, (form, names)
             if form not in (row.welsh, plain(row.welsh)) and norm(form) != norm(row.english):
                 assert form.casefold() not in english, f"mutated form {form!r} is an English word"
+
+
+def test_welsh_names_leave_every_existing_name_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_welsh = load_gazetteer()
+    monkeypatch.setattr(gazetteer, "_add_welsh_names", lambda gaz: None)
+    without = gazetteer.load_gazetteer.__wrapped__()  # the uncached builder
+    assert len(with_welsh.entries) > len(without.entries) + 200
+    for key, cands in without.entries.items():
+        assert with_welsh.entries[key] == cands, key  # "Bangor" keeps its two candidates
+        assert (key in with_welsh.case_sensitive) == (key in without.case_sensitive), key
+
+
+def test_every_welsh_name_lands_in_a_welsh_force() -> None:
+    gaz = load_gazetteer()
+    for row in welsh_names():
+        # Every form added for the row; a name that is also the English one ("Bangor")
+        # keeps the English entry's candidates, of which one must be in Wales.
+        assert any(c.force in WELSH_FORCES for c in gaz.lookup(row.welsh)), row.welsh
+        for form in forms(row.welsh):
+            if norm(form) == norm(row.english):
+                continue
+            added = {c.force for c in gaz.lookup(form) if c.name == row.welsh}
+            assert added <= WELSH_FORCES, (form, added)  # Tref-y-clawdd was West Mercia
 
 
 def test_a_malformed_row_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -106,3 +131,15 @@ def test_mutated_forms_need_a_capital_so_english_words_stay_words(geoparser: Geo
     doc = NlpDoc.of(make_post("i went to the fenni for a coffee and then barri"))
     geoparser([doc])
     assert doc.post.enrichment.places == []
+
+
+def test_a_common_welsh_word_is_not_read_as_a_town(geoparser: Geoparser) -> None:
+    # "Waun" (moor) starts many place names; Chirk is "Y Waun", with its article.
+    assert "Waun" not in forms("Y Waun")
+    cases = (("Tân ar Waun Fawr heno", None), ("Tân yn Y Waun heno", "North Wales Police"))
+    for text, force in cases:
+        post = make_post(text)
+        post.language = "cy"
+        doc = NlpDoc.of(post)
+        geoparser([doc])
+        assert doc.post.enrichment.force_area == force, text
