@@ -33,7 +33,7 @@ from nlp.geo.forces import (
     force_at,
     local_authorities,
 )
-from nlp.geo.welsh import forms, welsh_names
+from nlp.geo.welsh import forms, nasal, welsh_names
 
 # Priors: how likely a bare mention of a name of this kind is meant as that place.
 PRIORS = {
@@ -219,6 +219,7 @@ class Gazetteer:
     case_sensitive: set[str] = field(default_factory=set)  # norm names needing exact case
     surface: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     outcodes: dict[str, Candidate] = field(default_factory=dict)
+    after_welsh_in: set[str] = field(default_factory=set)  # norm names read after "yn" only
 
     def add(self, name: str, cand: Candidate, *, exact_case: bool = False) -> None:
         key = norm(name)
@@ -362,6 +363,7 @@ def load_gazetteer(landmarks_path: Path | None = DATA_DIR / "landmarks.yaml") ->
             gaz.add("Co " + county[7:], cand)
 
     _add_welsh_names(gaz)
+    _add_nasal_forms(gaz, rows)
     if landmarks_path is not None:
         for name, cand in load_landmarks(landmarks_path):
             gaz.add(name, cand)
@@ -388,6 +390,23 @@ def _add_welsh_names(gaz: Gazetteer) -> None:
             # One-word mutated forms only when capitalised ("Gaerdydd"), as Welsh writes them.
             one_word = " " not in form and "-" not in form
             gaz.add(form, cand, exact_case=one_word and norm(form) != norm(row.welsh))
+
+
+def _add_nasal_forms(gaz: Gazetteer, rows: list[dict[str, str]]) -> None:
+    """The nasal form of every GeoNames place in Wales the Welsh table does not already
+    cover ("Metws-y-Coed"), matched only right after "yn"/"yng"/"ym" (``welsh``)."""
+    for row in rows:
+        if row["admin1"] != "Wales" or norm(row["name"]) in DENY:
+            continue
+        form = nasal(row["name"])
+        if form is None or norm(form) in gaz.entries:
+            continue
+        lat, lon = float(row["lat"]), float(row["lon"])
+        cand = next(
+            c for c in gaz.lookup(row["name"]) if (c.name, c.lat, c.lon) == (row["name"], lat, lon)
+        )
+        gaz.add(form, cand, exact_case=" " not in form and "-" not in form)
+        gaz.after_welsh_in.add(norm(form))
 
 
 def force_patterns() -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ from nlp.geo.gazetteer import (
 )
 from nlp.geo.neighbourhoods import Neighbourhood, load_neighbourhoods, neighbourhood_at
 from nlp.geo.place_sense import PlaceSense, load_place_sense
+from nlp.geo.welsh import WELSH_IN
 from nlp.geo.world import (
     ABBREVIATIONS,
     city_names,
@@ -751,6 +752,10 @@ class Geoparser:
         if not ent.ent_id_.startswith("gaz:"):
             return False
         key = ent.ent_id_[4:]
+        if key in self.gaz.after_welsh_in and (
+            ent.start == 0 or doc[ent.start - 1].lower_ not in WELSH_IN
+        ):
+            return True  # "Metws" is Betws only in "ym Metws-y-Coed"
         if key == "derby" and ent.start > 0:  # "Edinburgh Derby", "Mersey derby": the match
             before = doc[ent.start - 1]
             if before.ent_type_ in PLACE_LABELS or before.lower_ in DERBY_AFTER:

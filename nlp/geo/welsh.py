@@ -10,7 +10,10 @@ posts that name a town. The rules are the standard initial mutations:
 - nasal: p→mh, t→nh, c→ngh, b→m, d→n, g→ng;
 - aspirate: p→ph, t→th, c→ch.
 
-A name written with the article ("Y Barri", "Y Fenni") also comes without
+Every other GeoNames place in Wales gets its nasal form too ("ym Metws-y-Coed"),
+read only right after "yn", "yng" or "ym" (``WELSH_IN``): the place of an incident
+is mostly given as "in <place>", and that context keeps the form from matching
+anything in English text. A name written with the article ("Y Barri", "Y Fenni") also comes without
 it after "i'r", "o'r" ("i'r Barri"). ``SKIP`` holds forms that are common
 Welsh words; the gazetteer leaves out a form it already holds for another
 place (``gazetteer._add_welsh_names``), and a test checks that no form is an
@@ -36,6 +39,19 @@ _ARTICLES = ("Y ", "Yr ")
 # Forms that are common Welsh words: "waun" (moor) begins many place names ("Waun Fawr"),
 # so "Y Waun" (Chirk) is read only with its article.
 SKIP = frozenset({"waun"})
+
+
+# "In" before a place name: "yn" becomes "yng" before ng- and "ym" before m-/mh-.
+WELSH_IN = frozenset({"yn", "yng", "ym"})
+
+
+def nasal(name: str) -> str | None:
+    """The nasal form of ``name`` ("Betws-y-Coed" -> "Metws-y-Coed"), as written after
+    "yn" (in), or None when its first letter does not mutate."""
+    initial = _initial(name)
+    if initial not in _NASAL:
+        return None
+    return _recase(_NASAL[initial] + name[len(initial) :], name)
 
 
 @dataclass(frozen=True, slots=True)

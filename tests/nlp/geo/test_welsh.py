@@ -13,7 +13,7 @@ from nlp.geo import gazetteer
 from nlp.geo.forces import WELSH_FORCES
 from nlp.geo.gazetteer import load_gazetteer, norm
 from nlp.geo.geoparser import Geoparser
-from nlp.geo.welsh import forms, mutations, plain, welsh_names
+from nlp.geo.welsh import forms, mutations, nasal, plain, welsh_names
 from tests.nlp.geo.test_geo import make_post
 
 
@@ -34,6 +34,23 @@ def test_the_three_mutations_of_a_first_consonant() -> None:
     # Vowels, s, and letters that are digraphs of their own do not mutate.
     assert mutations("Abertawe") == mutations("Sir Benfro") == mutations("Ffestiniog") == []
     assert mutations("Thornbury") == mutations("Chirk") == []
+
+
+def test_other_welsh_places_are_read_in_their_nasal_form_after_yn(geoparser: Geoparser) -> None:
+    assert nasal("Betws-y-Coed") == "Metws-y-Coed"
+    assert nasal("Cwmbach") == "Nghwmbach" and nasal("Abergele") is None
+    cases = {
+        "Damwain ym Metws-y-Coed heno": ("Betws-y-Coed", "North Wales Police"),
+        "Tân yng Nghwmbach neithiwr": ("Cwmbach", "South Wales Police"),
+        # Without "yn" before it the form is nothing: "Marry" is not Barry.
+        "Metws-y-Coed is lovely": None,
+        "They will Marry in June": None,
+    }
+    for text, want in cases.items():
+        doc = NlpDoc.of(make_post(text))
+        geoparser([doc])
+        got = [(p.name, doc.post.enrichment.force_area) for p in doc.post.enrichment.places]
+        assert got == ([want] if want else []), text
 
 
 def test_forms_add_the_name_without_its_article_and_without_accents() -> None:
@@ -62,6 +79,7 @@ def test_every_row_names_a_gazetteer_place_and_no_form_collides() -> None:
 def test_welsh_names_leave_every_existing_name_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
     with_welsh = load_gazetteer()
     monkeypatch.setattr(gazetteer, "_add_welsh_names", lambda gaz: None)
+    monkeypatch.setattr(gazetteer, "_add_nasal_forms", lambda gaz, rows: None)
     without = gazetteer.load_gazetteer.__wrapped__()  # the uncached builder
     assert len(with_welsh.entries) > len(without.entries) + 200
     for key, cands in without.entries.items():
