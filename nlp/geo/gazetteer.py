@@ -33,7 +33,7 @@ from nlp.geo.forces import (
     force_at,
     local_authorities,
 )
-from nlp.geo.welsh import forms, nasal, welsh_names
+from nlp.geo.welsh import forms, nasal, plain, welsh_names
 
 # Priors: how likely a bare mention of a name of this kind is meant as that place.
 PRIORS = {
@@ -384,12 +384,18 @@ def _add_welsh_names(gaz: Gazetteer) -> None:
         home = [c for c in known if c.force in WELSH_FORCES] or known
         best = max(home, key=lambda c: (c.kind == "local_authority", c.prior))
         cand = Candidate(row.welsh, best.lat, best.lon, best.force, best.kind, best.prior)
+        # The nasal form follows "yn" (in) and nothing else: read it only there, so that
+        # "Mae Colwyn yn..." ("Colwyn is...") is not Colwyn Bay, as "ym Mae Colwyn" is.
+        nasal_form = nasal(row.welsh)
+        nasal_keys = {norm(nasal_form), norm(plain(nasal_form))} if nasal_form else set()
         for form in forms(row.welsh):
             if norm(form) in gaz.entries:
                 continue
             # One-word mutated forms only when capitalised ("Gaerdydd"), as Welsh writes them.
             one_word = " " not in form and "-" not in form
             gaz.add(form, cand, exact_case=one_word and norm(form) != norm(row.welsh))
+            if norm(form) in nasal_keys:
+                gaz.after_welsh_in.add(norm(form))
 
 
 def _add_nasal_forms(gaz: Gazetteer, rows: list[dict[str, str]]) -> None:

@@ -10,8 +10,11 @@ posts that name a town. The rules are the standard initial mutations:
 - nasal: p→mh, t→nh, c→ngh, b→m, d→n, g→ng;
 - aspirate: p→ph, t→th, c→ch.
 
-Every other GeoNames place in Wales gets its nasal form too ("ym Metws-y-Coed"),
-read only right after "yn", "yng" or "ym" (``WELSH_IN``): the place of an incident
+A nasal form is read only right after "yn", "yng" or "ym" (``WELSH_IN``), which
+cause it before a place name in practice ("fy", my, also does: "fy Nghaerdydd"
+is missed), so "Mae Colwyn yn..." ("Colwyn
+is...") is not Colwyn Bay while "ym Mae Colwyn" is. Every other GeoNames place
+in Wales gets its nasal form too ("ym Metws-y-Coed"): the place of an incident
 is mostly given as "in <place>", and that context keeps the form from matching
 anything in English text. A name written with the article ("Y Barri", "Y Fenni") also comes without
 it after "i'r", "o'r" ("i'r Barri"). ``SKIP`` holds forms that are common

@@ -151,6 +151,22 @@ def test_mutated_forms_need_a_capital_so_english_words_stay_words(geoparser: Geo
     assert doc.post.enrichment.places == []
 
 
+def test_a_nasal_form_counts_only_after_yn(geoparser: Geoparser) -> None:
+    # "ym Mae Colwyn" is in Colwyn Bay; "Mae Colwyn yn ffrind da" is "Colwyn is a friend".
+    cases = {
+        "Damwain ym Mae Colwyn heno": ["Bae Colwyn"],
+        "Mae Colwyn yn ffrind da": [],
+        "Nghaerdydd heno": [],
+        "Heddlu yng Nghaerdydd": ["Caerdydd"],
+    }
+    for text, want in cases.items():
+        post = make_post(text)
+        post.language = "cy"
+        doc = NlpDoc.of(post)
+        geoparser([doc])
+        assert [p.name for p in doc.post.enrichment.places] == want, text
+
+
 def test_a_common_welsh_word_is_not_read_as_a_town(geoparser: Geoparser) -> None:
     # "Waun" (moor) starts many place names; Chirk is "Y Waun", with its article.
     assert "Waun" not in forms("Y Waun")
